@@ -1,0 +1,75 @@
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveMs = z.coerce.number().int().positive()
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
+
+// Standard Webhooks / Svix-style schedule, stretched to span about three days (sum ≈ 76.6 h).
+export const DEFAULT_RETRY_SCHEDULE_MS = [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 504e5, 72e6, 72e6] as const
+
+const msList = z
+  .string()
+  .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds, e.g. "5000,300000,1800000"')
+  .transform((s) => s.split(',').map(Number))
+
+const envSchema = z.object({
+  HOST: z.string().min(1).default('0.0.0.0'),
+  HTTP_PORT: port.default(8080),
+  MQTT_PORT: port.default(1883),
+  MQTT_URL: z.url({ protocol: /^(mqtts?|wss?|tcp)$/, error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres://user@host:port/db URL' }).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port' }).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
+  INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
+  INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
+  WEBHOOK_TIMEOUT_MS: positiveMs.default(15_000),
+  WEBHOOK_RETRY_SCHEDULE_MS: msList.optional(),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  DISPATCH_LEASE_MS: positiveMs.default(30_000),
+  DISPATCH_POLL_MS: positiveMs.default(1_000),
+  SLA_SERVICE_MS: positiveMs.default(5 * 86_400_000),
+  SLA_COMPLAINT_MS: positiveMs.default(3 * 86_400_000),
+})
+
+export class ConfigError extends Error {
+  readonly code = 'PRECALL_ERR_CONFIG'
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`)
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>) {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''))
+  const parsed = envSchema.safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(present[String(i.path[0])])})`))
+  }
+  const e = parsed.data
+  return deepFreeze({
+    http: { host: e.HOST, port: e.HTTP_PORT },
+    mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES },
+    db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
+    auth: { adminToken: e.ADMIN_TOKEN },
+    ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX },
+    outbox: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS ?? [...DEFAULT_RETRY_SCHEDULE_MS],
+      allowPrivateAddresses: e.WEBHOOK_ALLOW_PRIVATE,
+      leaseMs: e.DISPATCH_LEASE_MS,
+      pollMs: e.DISPATCH_POLL_MS,
+    },
+    tickets: { slaMs: { service: e.SLA_SERVICE_MS, predicted_failure: e.SLA_SERVICE_MS, complaint: e.SLA_COMPLAINT_MS } },
+    smtpUrl: e.SMTP_URL,
+    logLevel: e.LOG_LEVEL,
+  })
+}
+
+export type Config = ReturnType<typeof loadConfig>
+
+function deepFreeze<T>(o: T): T {
+  for (const v of Object.values(o as object)) if (v && typeof v === 'object') deepFreeze(v)
+  return Object.freeze(o)
+}

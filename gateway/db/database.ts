@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import type { SQL } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema.js'
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
+
+export type Database = {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  /** Rows of a raw query, whichever driver runs it. */
+  query<T = Record<string, unknown>>(q: SQL): Promise<T[]>
+  close(): Promise<void>
+}
+
+/** Opens PostgreSQL when `url` is set, else embedded PGlite under `dataDir` (`memory` for none), and migrates. */
+export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<Database> {
+  const database = opts.url ? openPostgres(opts.url, opts.poolSize ?? 10) : await openPglite(opts.dataDir)
+  await database.migrate()
+  return database
+}
+
+function openPostgres(url: string, max: number) {
+  const client = postgres(url, { max, onnotice: () => {} })
+  const db = drizzlePostgres({ client, schema, casing: 'snake_case' })
+  return {
+    db: db as unknown as Db,
+    kind: 'postgres' as const,
+    query: async <T>(q: SQL) => [...((await db.execute(q)) as unknown as T[])],
+    migrate: () => migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    close: () => client.end({ timeout: 5 }),
+  }
+}
+
+async function openPglite(dataDir: string) {
+  if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true })
+  const client = await PGlite.create(dataDir === 'memory' ? undefined : dataDir)
+  const db = drizzlePglite({ client, schema, casing: 'snake_case' })
+  return {
+    db: db as unknown as Db,
+    kind: 'pglite' as const,
+    query: async <T>(q: SQL) => (await db.execute(q)).rows as T[],
+    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    close: () => client.close(),
+  }
+}

@@ -1,0 +1,191 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
+} from 'drizzle-orm/pg-core'
+
+const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const at = () => timestamp({ withTimezone: true, mode: 'date' })
+
+export type MetricSpec = { unit?: string; min?: number; max?: number; description?: string }
+export type Channel = { type: string; address: string; consent: boolean }
+
+export const deviceTypes = pgTable('device_types', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  metrics: jsonb().$type<Record<string, MetricSpec>>().notNull(),
+  eventCodes: jsonb().$type<string[]>().notNull().default([]),
+  createdAt: createdAt(),
+  updatedAt: createdAt(),
+})
+
+export const customers = pgTable('customers', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  locale: text().notNull().default('en'),
+  timezone: text().notNull().default('UTC'),
+  tags: jsonb().$type<string[]>().notNull().default([]),
+  channels: jsonb().$type<Channel[]>().notNull().default([]),
+  createdAt: createdAt(),
+  updatedAt: createdAt(),
+})
+
+export const devices = pgTable('devices', {
+  id: text().primaryKey(),
+  typeId: text().notNull().references(() => deviceTypes.id),
+  customerId: text().references(() => customers.id),
+  model: text(),
+  serial: text(),
+  firmware: text(),
+  secretHash: text().notNull(),
+  status: text(),
+  statusAt: at(),
+  createdAt: createdAt(),
+}, (t) => [index().on(t.customerId), uniqueIndex().on(t.serial)])
+
+export const apiTokens = pgTable('api_tokens', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  role: text().notNull(),
+  tokenHash: text().notNull().unique(),
+  createdAt: createdAt(),
+  revokedAt: at(),
+  lastUsedAt: at(),
+})
+
+// One row per telemetry message, event or status change. `dedupKey` is the device's seq when it
+// sends one, else a hash of the payload, so an MQTT redelivery of the same message is a no-op.
+export const readings = pgTable('readings', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  deviceId: text().notNull(),
+  kind: text().notNull(),
+  ts: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  seq: bigint({ mode: 'number' }),
+  dedupKey: text().notNull(),
+  metrics: jsonb().$type<Record<string, number>>(),
+  state: text(),
+  code: text(),
+  detail: jsonb(),
+  receivedAt: createdAt(),
+}, (t) => [
+  uniqueIndex('readings_dedup').on(t.deviceId, t.kind, t.ts, t.dedupKey),
+  index('readings_device_ts').on(t.deviceId, t.ts),
+  index('readings_received').on(t.receivedAt),
+])
+
+// Messages refused by ingest, kept (truncated) so nothing bad input carried is silently lost.
+export const rejections = pgTable('rejections', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  deviceId: text(),
+  topic: text().notNull(),
+  reason: text().notNull(),
+  detail: text().notNull(),
+  payload: text(),
+  receivedAt: createdAt(),
+}, (t) => [index().on(t.receivedAt)])
+
+export const rules = pgTable('rules', {
+  id: text().primaryKey(),
+  activeVersion: integer(),
+  createdAt: createdAt(),
+  updatedAt: createdAt(),
+})
+
+export const ruleVersions = pgTable('rule_versions', {
+  ruleId: text().notNull().references(() => rules.id),
+  version: integer().notNull(),
+  document: jsonb().$type<Record<string, unknown>>().notNull(),
+  createdBy: text(),
+  createdAt: createdAt(),
+}, (t) => [primaryKey({ columns: [t.ruleId, t.version] })])
+
+export const detections = pgTable('detections', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  ruleId: text().notNull(),
+  ruleVersion: integer().notNull(),
+  mode: text().notNull(),
+  deviceId: text().notNull(),
+  problem: text().notNull(),
+  detectedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  evidence: jsonb().notNull(),
+  ticketId: text(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex('detections_once').on(t.ruleId, t.deviceId, t.detectedAt), index().on(t.ticketId)])
+
+export const OPEN_TICKET = sql`status not in ('resolved', 'closed')`
+
+export const tickets = pgTable('tickets', {
+  id: text().primaryKey(),
+  deviceId: text().notNull().references(() => devices.id),
+  customerId: text(),
+  problem: text().notNull(),
+  type: text().notNull(),
+  title: text().notNull(),
+  status: text().notNull().default('open'),
+  severity: text().notNull(),
+  priority: integer().notNull(),
+  openedAt: createdAt(),
+  detectedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  slaDueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  occurrences: integer().notNull().default(1),
+  lastDetectedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  ruleId: text(),
+  ruleVersion: integer(),
+  evidence: jsonb().notNull(),
+  predictedFailureAt: at(),
+  repeatOf: text(),
+  escalationLevel: integer().notNull().default(0),
+  version: integer().notNull().default(1),
+  updatedAt: createdAt(),
+  resolvedAt: at(),
+  closedAt: at(),
+}, (t) => [
+  // The one guarantee against duplicate tickets, whatever the number of gateway instances.
+  uniqueIndex('tickets_one_open').on(t.deviceId, t.problem).where(OPEN_TICKET),
+  index().on(t.customerId),
+  index().on(t.status),
+  index().on(t.deviceId, t.problem, t.openedAt),
+])
+
+export const webhookSubscriptions = pgTable('webhook_subscriptions', {
+  id: text().primaryKey(),
+  url: text().notNull(),
+  events: jsonb().$type<string[]>().notNull(),
+  description: text(),
+  // Newest first; older secrets keep signing until they expire so receivers can rotate.
+  secrets: jsonb().$type<{ secret: string; expiresAt: string | null }[]>().notNull(),
+  enabled: boolean().notNull().default(true),
+  disabledReason: text(),
+  createdAt: createdAt(),
+  updatedAt: createdAt(),
+})
+
+export const outbox = pgTable('outbox', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  messageId: text().notNull().unique(),
+  subscriptionId: text().notNull().references(() => webhookSubscriptions.id),
+  eventType: text().notNull(),
+  ticketId: text(),
+  payload: jsonb().notNull(),
+  status: text().notNull().default('pending'),
+  attempts: integer().notNull().default(0),
+  nextAttemptAt: createdAt(),
+  lockedUntil: at(),
+  lockedBy: text(),
+  lastError: text(),
+  createdAt: createdAt(),
+  deliveredAt: at(),
+}, (t) => [
+  index('outbox_due').on(t.nextAttemptAt).where(sql`status = 'pending'`),
+  index('outbox_order').on(t.subscriptionId, t.ticketId, t.id).where(sql`status = 'pending'`),
+])
+
+export const deliveryAttempts = pgTable('delivery_attempts', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  outboxId: bigint({ mode: 'number' }).notNull().references(() => outbox.id),
+  attempt: integer().notNull(),
+  startedAt: createdAt(),
+  durationMs: integer().notNull(),
+  statusCode: integer(),
+  outcome: text().notNull(),
+  error: text(),
+}, (t) => [index().on(t.outboxId)])

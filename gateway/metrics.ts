@@ -1,0 +1,25 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** One registry per gateway instance, so tests running several gateways don't share counters. */
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'precall_' })
+  const registers = [registry]
+  return {
+    registry,
+    readingsAccepted: new Counter({ name: 'precall_readings_accepted_total', help: 'Readings, events and status messages durably stored', labelNames: ['kind'], registers }),
+    readingsDuplicate: new Counter({ name: 'precall_readings_duplicate_total', help: 'Redelivered messages already stored (ignored)', registers }),
+    readingsRejected: new Counter({ name: 'precall_readings_rejected_total', help: 'Messages refused by ingest, by reason', labelNames: ['reason'], registers }),
+    readingsLate: new Counter({ name: 'precall_readings_late_total', help: 'Readings stored but too late in event time for rule evaluation', registers }),
+    connectionsRefused: new Counter({ name: 'precall_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers }),
+    mqttClients: new Gauge({ name: 'precall_mqtt_clients', help: 'Connected MQTT clients', registers }),
+    ingestBatchSize: new Histogram({ name: 'precall_ingest_batch_size', help: 'Messages per group commit', buckets: [1, 5, 20, 100, 500, 2000], registers }),
+    ingestCommitSeconds: new Histogram({ name: 'precall_ingest_commit_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers }),
+    detections: new Counter({ name: 'precall_detections_total', help: 'Rule detections, by mode (active, shadow)', labelNames: ['mode'], registers }),
+    tickets: new Counter({ name: 'precall_tickets_total', help: 'Ticket changes, by action (opened, updated)', labelNames: ['action'], registers }),
+    deliveries: new Counter({ name: 'precall_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'], registers }),
+    httpRefused: new Counter({ name: 'precall_http_refused_total', help: 'HTTP requests refused, by error code', labelNames: ['code'], registers }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
