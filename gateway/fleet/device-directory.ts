@@ -1,0 +1,77 @@
+import { eq } from 'drizzle-orm'
+import type { Database } from '../db/database.js'
+import { devices, deviceTypes, customers, type MetricSpec } from '../db/schema.js'
+import { fingerprint, verifySecret } from './device-secret.js'
+
+export type DeviceProfile = {
+  id: string
+  typeId: string
+  customerId: string | null
+  customerTags: string[]
+  model: string | null
+  firmware: string | null
+  secretHash: string
+  metrics: Record<string, MetricSpec>
+  eventCodes: string[]
+}
+
+/**
+ * What ingest needs to know about a device on every message, cached in memory: one query per
+ * device per process instead of one per message. The registry invalidates on every change.
+ */
+export function createDeviceDirectory(database: Database) {
+  const cache = new Map<string, Promise<DeviceProfile | undefined>>()
+  const resolved = new Map<string, DeviceProfile>()
+  const verified = new Map<string, string>()
+
+  async function fetchProfile(id: string): Promise<DeviceProfile | undefined> {
+    const [row] = await database.db
+      .select({ device: devices, type: deviceTypes, tags: customers.tags })
+      .from(devices)
+      .innerJoin(deviceTypes, eq(devices.typeId, deviceTypes.id))
+      .leftJoin(customers, eq(devices.customerId, customers.id))
+      .where(eq(devices.id, id))
+    if (!row) return undefined
+    return {
+      id: row.device.id, typeId: row.device.typeId, customerId: row.device.customerId,
+      customerTags: row.tags ?? [], model: row.device.model, firmware: row.device.firmware,
+      secretHash: row.device.secretHash, metrics: row.type.metrics, eventCodes: row.type.eventCodes,
+    }
+  }
+
+  function get(id: string): Promise<DeviceProfile | undefined> {
+    let p = cache.get(id)
+    if (!p) {
+      p = fetchProfile(id)
+      cache.set(id, p)
+      p.then((found) => {
+        if (found && cache.get(id) === p) resolved.set(id, found)
+        else if (!found) cache.delete(id)
+      }, () => cache.delete(id))
+    }
+    return p
+  }
+
+  return {
+    get,
+    /** The profile if it is already cached: the rule runner evaluates synchronously after commit. */
+    peek: (id: string) => resolved.get(id),
+    async authenticate(id: string, secret: string): Promise<DeviceProfile | undefined> {
+      const profile = await get(id)
+      if (!profile) return undefined
+      const fp = fingerprint(secret)
+      if (verified.get(id) === fp) return profile
+      if (!(await verifySecret(secret, profile.secretHash))) return undefined
+      verified.set(id, fp)
+      return profile
+    },
+    invalidate(id?: string) {
+      if (id === undefined) { cache.clear(); resolved.clear(); verified.clear(); return }
+      cache.delete(id)
+      resolved.delete(id)
+      verified.delete(id)
+    },
+  }
+}
+
+export type DeviceDirectory = ReturnType<typeof createDeviceDirectory>

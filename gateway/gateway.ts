@@ -1,0 +1,131 @@
+import pino, { type Logger } from 'pino'
+import type { Config } from './config/load-config.js'
+import { openDatabase } from './db/database.js'
+import { createRuleRunner } from './detect/rule-runner.js'
+import { createRuleStore } from './detect/rule-store.js'
+import { createDeviceDirectory } from './fleet/device-directory.js'
+import { createFleetStore } from './fleet/fleet-store.js'
+import { createHttpServer } from './http/http-server.js'
+import { deliveryRoutes } from './http/routes/delivery-routes.js'
+import { fleetRoutes } from './http/routes/fleet-routes.js'
+import { healthRoutes } from './http/routes/health-routes.js'
+import { ruleRoutes } from './http/routes/rule-routes.js'
+import { ticketRoutes } from './http/routes/ticket-routes.js'
+import { tokenRoutes } from './http/routes/token-routes.js'
+import { webhookRoutes } from './http/routes/webhook-routes.js'
+import { createTokenStore } from './http/token-store.js'
+import { createIngest } from './ingest/ingest.js'
+import { startMqttBroker, type MqttBroker } from './ingest/mqtt-broker.js'
+import { startMqttSubscriber } from './ingest/mqtt-subscriber.js'
+import { createReadingWriter } from './ingest/reading-writer.js'
+import { createMetrics } from './metrics.js'
+import { createDispatcher } from './outbox/dispatcher.js'
+import { createOutboxStore } from './outbox/outbox-store.js'
+import { createSubscriptionStore } from './outbox/subscription-store.js'
+import { createTicketStore } from './tickets/ticket-store.js'
+
+export type GatewayOptions = { log?: Logger; now?: () => number }
+
+/**
+ * Wires the data path in order — db, fleet, ingest, rules, tickets, outbox, http — and returns a
+ * gateway that is ready but not yet listening. Only `listen` opens ports.
+ */
+export async function buildGateway(config: Config, options: GatewayOptions = {}) {
+  const log = options.log ?? pino({ level: config.logLevel })
+  const now = options.now ?? Date.now
+  const metrics = createMetrics()
+
+  const database = await openDatabase({ url: config.db.url, dataDir: config.db.dataDir })
+  log.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.db.dataDir : undefined }, 'database migrated')
+
+  const directory = createDeviceDirectory(database)
+  const fleet = createFleetStore(database, directory)
+  const tokens = createTokenStore(database)
+  const { generated } = await tokens.ensureAdminToken(config.auth.adminToken)
+
+  const subscriptions = createSubscriptionStore(database, { allowPrivateAddresses: config.outbox.allowPrivateAddresses, now })
+  const outboxStore = createOutboxStore(database, { now })
+  const dispatcher = createDispatcher({ database, config: config.outbox, log: log.child({ component: 'dispatcher' }), metrics, now })
+
+  const ticketStore = createTicketStore({ database, metrics, slaMs: config.tickets.slaMs, now, onOutbox: () => dispatcher.wake() })
+  const ruleStore = createRuleStore(database)
+  const runner = createRuleRunner({ database, directory, ruleStore, ticketStore, metrics, log: log.child({ component: 'rules' }), now })
+
+  const writer = createReadingWriter({
+    database, metrics, maxBatch: config.ingest.batchMax,
+    onCommitted(batch) {
+      runner.onCommitted(batch)
+      for (const r of batch) {
+        if (r.kind === 'status' && r.state) {
+          fleet.setDeviceStatus(r.deviceId, r.state, r.ts).catch((err) => log.warn({ err }, 'could not update device status'))
+        }
+      }
+    },
+  })
+  const ingest = createIngest({ directory, writer, metrics, log: log.child({ component: 'ingest' }), maxFutureMs: config.ingest.maxFutureMs, now })
+
+  await runner.reload()
+  await runner.rebuild()
+
+  let ready = false
+  const http = await createHttpServer({ log, metrics, tokens })
+  await http.register(healthRoutes, { database, metrics, isReady: () => ready })
+  await http.register(async (api) => {
+    await api.register(fleetRoutes, { fleet })
+    await api.register(ruleRoutes, { rules: ruleStore, onChange: runner.reload })
+    await api.register(ticketRoutes, { tickets: ticketStore })
+    await api.register(webhookRoutes, { subscriptions })
+    await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })
+    await api.register(tokenRoutes, { tokens })
+  }, { prefix: '/api/v1' })
+  await http.ready()
+
+  let broker: MqttBroker | undefined
+  let subscriber: Awaited<ReturnType<typeof startMqttSubscriber>> | undefined
+
+  return {
+    config,
+    log,
+    metrics,
+    database,
+    http,
+    /** Shown once in the start-up log when no ADMIN_TOKEN was configured and none existed. */
+    generatedAdminToken: generated,
+    /** For tests and tools: wait until everything received so far is stored, evaluated and ticketed. */
+    async settle() {
+      await writer.idle()
+      await runner.idle()
+    },
+    dispatcher,
+
+    async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
+      if (config.mqtt.url) {
+        subscriber = await startMqttSubscriber({ url: config.mqtt.url, ingest, log: log.child({ component: 'mqtt' }) })
+      } else {
+        broker = await startMqttBroker({
+          host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,
+          directory, ingest, metrics, log: log.child({ component: 'mqtt' }),
+        })
+      }
+      await http.listen({ host: config.http.host, port: config.http.port })
+      const address = http.server.address()
+      const httpPort = typeof address === 'object' && address ? address.port : config.http.port
+      dispatcher.start()
+      ready = true
+      return { httpPort, mqttPort: broker?.port ?? null }
+    },
+
+    async close() {
+      ready = false
+      await subscriber?.close()
+      await broker?.close()
+      await writer.idle()
+      await runner.idle()
+      await dispatcher.stop()
+      await http.close()
+      await database.close()
+    },
+  }
+}
+
+export type Gateway = Awaited<ReturnType<typeof buildGateway>>

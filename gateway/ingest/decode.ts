@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto'
+import { z } from 'zod'
+import type { MetricSpec } from '../db/schema.js'
+
+const timestamp = z.union([
+  z.number().int().nonnegative(),
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+])
+const seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional()
+
+const telemetrySchema = z.strictObject({
+  ts: timestamp,
+  seq,
+  metrics: z.record(z.string().min(1).max(64), z.unknown()),
+  state: z.string().max(64).optional(),
+})
+const eventSchema = z.strictObject({
+  ts: timestamp,
+  seq,
+  code: z.string().min(1).max(64),
+  detail: z.record(z.string(), z.unknown()).optional(),
+})
+export const DEVICE_STATUSES = ['online', 'offline', 'powered_off'] as const
+const statusSchema = z.strictObject({ status: z.enum(DEVICE_STATUSES), ts: timestamp.optional() })
+
+export const REJECT_REASONS = [
+  'not_json', 'invalid_payload', 'unknown_metric', 'wrong_type', 'out_of_range', 'future_timestamp', 'unknown_topic',
+] as const
+export type RejectReason = (typeof REJECT_REASONS)[number]
+
+export type StoredReading = {
+  deviceId: string
+  kind: 'telemetry' | 'event' | 'status'
+  ts: Date
+  seq: number | null
+  dedupKey: string
+  metrics: Record<string, number> | null
+  state: string | null
+  code: string | null
+  detail: unknown
+}
+
+export type Decoded = { ok: true; reading: StoredReading } | { ok: false; reason: RejectReason; detail: string }
+
+export type DecodeContext = { deviceId: string; metrics: Record<string, MetricSpec>; now: number; maxFutureMs: number }
+
+/** Decodes and validates one message for a known device. Never throws: bad input is a value. */
+export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeContext): Decoded {
+  if (channel === 'status') return decodeStatus(payload, ctx)
+  if (channel !== 'telemetry' && channel !== 'events') {
+    return reject('unknown_topic', `devices/${ctx.deviceId}/${channel} is not a topic precall reads; use telemetry, events or status`)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(payload.toString('utf8'))
+  } catch (err) {
+    return reject('not_json', `payload is not JSON: ${(err as Error).message}`)
+  }
+  if (channel === 'events') {
+    const parsed = eventSchema.safeParse(json)
+    if (!parsed.success) return reject('invalid_payload', describe(parsed.error))
+    const { ts, seq: s, code, detail } = parsed.data
+    return checkTime(ts, ctx) ?? accept(ctx, 'event', ts, s, payload, { code, detail: detail ?? null })
+  }
+  const parsed = telemetrySchema.safeParse(json)
+  if (!parsed.success) return reject('invalid_payload', describe(parsed.error))
+  const { ts, seq: s, metrics, state } = parsed.data
+  const tooLate = checkTime(ts, ctx)
+  if (tooLate) return tooLate
+  for (const [name, value] of Object.entries(metrics)) {
+    const spec = ctx.metrics[name]
+    if (!spec) return reject('unknown_metric', `metrics.${name}: not a metric of this device's type (known: ${Object.keys(ctx.metrics).join(', ')})`)
+    if (typeof value !== 'number' || !Number.isFinite(value)) return reject('wrong_type', `metrics.${name}: expected a finite number, got ${JSON.stringify(value)}`)
+    if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+      return reject('out_of_range', `metrics.${name}: ${value} is outside [${spec.min ?? '-∞'}, ${spec.max ?? '∞'}]${spec.unit ? ' ' + spec.unit : ''}`)
+    }
+  }
+  return accept(ctx, 'telemetry', ts, s, payload, { metrics: metrics as Record<string, number>, state: state ?? null })
+}
+
+// Status is retained and usually a bare word (the last will says `offline`); JSON is accepted too.
+function decodeStatus(payload: Buffer, ctx: DecodeContext): Decoded {
+  const text = payload.toString('utf8').trim()
+  let candidate: unknown = { status: text }
+  if (text.startsWith('{')) {
+    try { candidate = JSON.parse(text) } catch (err) { return reject('not_json', `payload is not JSON: ${(err as Error).message}`) }
+  }
+  const parsed = statusSchema.safeParse(candidate)
+  if (!parsed.success) return reject('invalid_payload', `status must be one of ${DEVICE_STATUSES.join(', ')}; got ${JSON.stringify(text.slice(0, 40))}`)
+  const ts = parsed.data.ts ?? ctx.now
+  return checkTime(ts, ctx) ?? accept(ctx, 'status', ts, undefined, payload, { state: parsed.data.status })
+}
+
+function checkTime(ts: number, ctx: DecodeContext): Decoded | undefined {
+  if (ts > ctx.now + ctx.maxFutureMs) {
+    return reject('future_timestamp', `ts ${new Date(ts).toISOString()} is ${Math.round((ts - ctx.now) / 1000)} s ahead of the gateway clock (limit ${ctx.maxFutureMs / 1000} s); check the device clock`)
+  }
+  return undefined
+}
+
+function accept(
+  ctx: DecodeContext, kind: StoredReading['kind'], ts: number, seq: number | undefined, payload: Buffer,
+  fields: Partial<Pick<StoredReading, 'metrics' | 'state' | 'code' | 'detail'>>,
+): Decoded {
+  // Redelivery carries the same bytes: the seq when present, else a payload hash, makes it a no-op.
+  const dedupKey = seq !== undefined ? `s${seq}` : createHash('sha1').update(payload).digest('base64url').slice(0, 16)
+  return {
+    ok: true,
+    reading: {
+      deviceId: ctx.deviceId, kind, ts: new Date(ts), seq: seq ?? null, dedupKey,
+      metrics: null, state: null, code: null, detail: null, ...fields,
+    },
+  }
+}
+
+function reject(reason: RejectReason, detail: string): Decoded {
+  return { ok: false, reason, detail }
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'payload'}: ${i.message}`).join('; ')
+}

@@ -1,0 +1,58 @@
+import type { Logger } from 'pino'
+import type { DeviceDirectory } from '../fleet/device-directory.js'
+import type { Metrics } from '../metrics.js'
+import { decodeMessage, type RejectReason } from './decode.js'
+import type { ReadingWriter } from './reading-writer.js'
+
+export type IngestOutcome =
+  | { ok: true; result: 'stored' | 'duplicate' }
+  | { ok: false; reason: RejectReason | 'unknown_device'; detail: string }
+
+const TOPIC = /^devices\/([^/]+)\/([^/]+)$/
+
+/** Parses `devices/<id>/<channel>`; undefined for anything else. */
+export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
+  const m = TOPIC.exec(topic)
+  return m ? { deviceId: m[1], channel: m[2] } : undefined
+}
+
+/**
+ * One message from a device, from whichever broker: decode, validate against the device's type,
+ * append durably. Resolves once the reading is committed; a rejection is counted, logged without
+ * the payload and kept in `rejections`. Throws only when the store itself fails, so the broker
+ * withholds the acknowledgement and the device sends again.
+ */
+export function createIngest(opts: {
+  directory: DeviceDirectory
+  writer: ReadingWriter
+  metrics: Metrics
+  log: Logger
+  maxFutureMs: number
+  now?: () => number
+}) {
+  const { directory, writer, metrics, log } = opts
+  const now = opts.now ?? Date.now
+
+  function refuse(deviceId: string | null, topic: string, reason: IngestOutcome & { ok: false }, payload: Buffer): IngestOutcome {
+    metrics.readingsRejected.inc({ reason: reason.reason })
+    log.warn({ deviceId, topic, reason: reason.reason, detail: reason.detail }, 'message refused')
+    writer.recordRejection({ deviceId, topic, reason: reason.reason, detail: reason.detail, payload }).catch((err) => {
+      log.error({ err }, 'could not keep a refused message')
+    })
+    return reason
+  }
+
+  return {
+    async ingest(deviceId: string, channel: string, topic: string, payload: Buffer): Promise<IngestOutcome> {
+      const device = await directory.get(deviceId)
+      if (!device) {
+        return refuse(null, topic, { ok: false, reason: 'unknown_device', detail: `device ${deviceId} is not registered` }, payload)
+      }
+      const decoded = decodeMessage(channel, payload, { deviceId, metrics: device.metrics, now: now(), maxFutureMs: opts.maxFutureMs })
+      if (!decoded.ok) return refuse(deviceId, topic, { ok: false, reason: decoded.reason, detail: decoded.detail }, payload)
+      return { ok: true, result: await writer.append(decoded.reading) }
+    },
+  }
+}
+
+export type Ingest = ReturnType<typeof createIngest>

@@ -1,0 +1,147 @@
+import { createServer, type Server, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { Aedes, type AuthenticateError, type Client } from 'aedes'
+import type { Logger } from 'pino'
+import type { DeviceDirectory } from '../fleet/device-directory.js'
+import type { Metrics } from '../metrics.js'
+import { parseDeviceTopic, type Ingest } from './ingest.js'
+
+// MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
+const BAD_CREDENTIALS = 4
+const IDENTIFIER_REJECTED = 2
+
+type BrokerOptions = {
+  host: string
+  port: number
+  maxPacketBytes: number
+  directory: DeviceDirectory
+  ingest: Ingest
+  metrics: Metrics
+  log: Logger
+}
+
+/**
+ * The embedded broker. Authenticates devices against their stored secret hash, confines each to
+ * its own topics, and stores every publish inside `authorizePublish`: aedes sends PUBACK only
+ * after that callback, so an acknowledged reading is already committed.
+ */
+export async function startMqttBroker(opts: BrokerOptions) {
+  const { directory, ingest, metrics, log } = opts
+  const deviceOf = new WeakMap<Client, string>()
+
+  const refuse = (reason: string, fields: Record<string, unknown>) => {
+    metrics.connectionsRefused.inc({ reason })
+    log.warn({ reason, ...fields }, 'mqtt refused')
+  }
+
+  const broker = await Aedes.createBroker({
+    // mqemitter slows sharply past ~16k queued messages at the default of 100.
+    concurrency: 1000,
+    drainTimeout: 10_000,
+    maxClientsIdLength: 128,
+    maxTopicLevels: 8,
+    heartbeatInterval: 60_000,
+
+    preConnect(client, packet, done) {
+      if (!packet.clientId) {
+        refuse('empty_client_id', { remote: client.conn && (client.conn as Socket).remoteAddress })
+        const err = Object.assign(new Error('empty client id refused'), { returnCode: IDENTIFIER_REJECTED })
+        return done(err, false)
+      }
+      done(null, true)
+    },
+
+    authenticate(client, username, password, done) {
+      const fail = (reason: string) => {
+        refuse(reason, { clientId: client.id, username })
+        const err = Object.assign(new Error('bad device id or secret'), { returnCode: BAD_CREDENTIALS }) as AuthenticateError
+        done(err, false)
+      }
+      if (!username || !password) return fail('missing_credentials')
+      directory.authenticate(username, password.toString('utf8')).then(
+        (device) => {
+          if (!device) return fail('bad_credentials')
+          deviceOf.set(client, device.id)
+          done(null, true)
+        },
+        (err) => {
+          log.error({ err }, 'device lookup failed')
+          fail('auth_unavailable')
+        },
+      )
+    },
+
+    authorizePublish(client, packet, done) {
+      const topic = packet.topic
+      const target = parseDeviceTopic(topic)
+      // A will published after its client left: trust only the status channel it was set on.
+      const owner = client ? deviceOf.get(client) : target?.channel === 'status' ? target.deviceId : undefined
+      if (topic.startsWith('$SYS') || !owner || !target || target.deviceId !== owner) {
+        refuse('acl_publish', { clientId: client?.id, device: owner, topic })
+        return done(new Error('publish not allowed on this topic'))
+      }
+      ingest.ingest(owner, target.channel, topic, packet.payload as Buffer).then(
+        // A refused message is still acknowledged: resending the same bad bytes can't succeed.
+        () => done(null),
+        (err) => {
+          refuse('store_failed', { device: owner, err: String(err) })
+          done(err)
+        },
+      )
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      const device = deviceOf.get(client)
+      const allowed = device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
+      if (!allowed) {
+        refuse('acl_subscribe', { device, topic: sub.topic })
+        return done(null, null)
+      }
+      done(null, sub)
+    },
+  })
+
+  broker.on('client', () => metrics.mqttClients.inc())
+  broker.on('clientDisconnect', () => metrics.mqttClients.dec())
+  broker.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'))
+  broker.on('connectionError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt connection error'))
+
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true)
+    const client = broker.handle(socket)
+    limitPacketSize(client, opts.maxPacketBytes, (size) => refuse('oversized_packet', { clientId: client.id, device: deviceOf.get(client), size }))
+  })
+  server.listen(opts.port, opts.host)
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : opts.port
+
+  return {
+    broker,
+    port,
+    async close() {
+      await new Promise<void>((resolve) => broker.close(() => resolve()))
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/**
+ * aedes has no packet size limit, so a client could make it buffer up to 256 MB for one packet.
+ * The length is known as soon as the fixed header is parsed: refuse there, before the body.
+ */
+function limitPacketSize(client: Client, maxBytes: number, onRefuse: (size: number) => void) {
+  const parser = (client as unknown as { _parser: Record<string, any> })._parser
+  const parseLength = parser._parseLength
+  parser._parseLength = function (this: Record<string, any>) {
+    const complete = parseLength.call(this)
+    if (complete && this.packet.length > maxBytes) {
+      onRefuse(this.packet.length)
+      this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds the limit of ${maxBytes}`))
+      return false
+    }
+    return complete
+  }
+}
+
+export type MqttBroker = Awaited<ReturnType<typeof startMqttBroker>>
