@@ -10,6 +10,8 @@ const slugSchema = z
     error: 'expected a slug of lowercase letters, digits and dashes, like "washer-drain-slow"',
   });
 
+const nonEmptySchema = z.string().min(1, { error: "must not be empty" });
+
 export const COMPARISON_OPS = [">", ">=", "<", "<=", "==", "!="] as const;
 export const comparisonOpSchema = z.enum(COMPARISON_OPS, {
   error: `expected one of ${COMPARISON_OPS.join(" ")}`,
@@ -20,7 +22,7 @@ export type ComparisonOp = z.infer<typeof comparisonOpSchema>;
 // or the rule silently fires without its duration.
 export const thresholdConditionSchema = z.strictObject({
   kind: z.literal("threshold"),
-  metric: z.string().min(1),
+  metric: nonEmptySchema,
   op: comparisonOpSchema,
   value: z.number(),
   for: durationSchema.optional(),
@@ -35,7 +37,7 @@ export const thresholdConditionSchema = z.strictObject({
 export type ThresholdCondition = z.infer<typeof thresholdConditionSchema>;
 
 // One member per condition kind the engine can evaluate; a kind is added here only together with
-// its evaluator (see compile-condition.ts), so a stored rule can never be accepted and then ignored.
+// its evaluator (see compile-rule.ts), so a stored rule can never be accepted and then ignored.
 const CONDITION_MEMBERS = [thresholdConditionSchema] as const;
 export const CONDITION_KINDS = CONDITION_MEMBERS.map((m) => m.shape.kind.value);
 
@@ -67,15 +69,15 @@ export type RuleMode = z.infer<typeof ruleModeSchema>;
 
 export const ruleDocumentSchema = z.strictObject({
   id: slugSchema,
-  name: z.string().min(1),
+  name: nonEmptySchema,
   description: z.string().optional(),
-  deviceType: z.string().min(1),
+  deviceType: nonEmptySchema,
   when: conditionSchema,
   severity: severitySchema,
   ticket: z.strictObject({
     problem: slugSchema,
     type: ticketTypeSchema.default("service"),
-    title: z.string().min(1),
+    title: nonEmptySchema,
   }),
   notifyCustomer: z.boolean().default(false),
   mode: ruleModeSchema.default("active"),

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import { compileRule } from "../../rules/compile-rule.js";
+import { detectionSchema } from "../../rules/detection.js";
+import { createRuleEngine } from "../../rules/engine.js";
+import type { Observation } from "../../rules/observation.js";
+import { at, drain, MINUTE, summarize, washerRule } from "./fixtures.js";
+
+const evaluateAll = (engine: ReturnType<typeof createRuleEngine>, observations: Observation[]) =>
+  observations.flatMap((o) => engine.evaluate(o).detections);
+
+describe("rule engine", () => {
+  it("turns a rule and a reading into a detection carrying the ticket fields", () => {
+    const rule = washerRule({ severity: "critical", notifyCustomer: true, ticket: { problem: "drain-pump", title: "Drain pump clogging", type: "predicted_failure" } });
+    const engine = createRuleEngine([{ rule, version: 3 }]);
+    const [detection, ...rest] = engine.evaluate(drain(7, 150)).detections;
+    expect(rest).toEqual([]);
+    expect(detection).toEqual({
+      ruleId: "washer-drain-slow",
+      ruleVersion: 3,
+      mode: "active",
+      deviceId: "wm-0001",
+      deviceType: "washer",
+      problem: "drain-pump",
+      ticketType: "predicted_failure",
+      title: "Drain pump clogging",
+      severity: "critical",
+      notifyCustomer: true,
+      detectedAt: at(7),
+      evidence: { kind: "threshold", metric: "drain_time_s", op: ">", limit: 120, value: 150, since: at(7), heldMs: 0, readings: 1, min: 150, max: 150 },
+    });
+    expect(JSON.parse(JSON.stringify(detection))).toEqual(detection);
+    expect(detectionSchema.safeParse(detection).success).toBe(true);
+  });
+
+  it("ignores and flags a late observation without changing state", () => {
+    const engine = createRuleEngine([{ rule: washerRule({ when: { for: "10m" } }), version: 1 }]);
+    expect(engine.evaluate(drain(0, 130))).toEqual({ detections: [], late: false });
+    expect(engine.evaluate(drain(6, 130)).late).toBe(false);
+    // Would break the run if it were applied.
+    expect(engine.evaluate(drain(5, 100))).toEqual({ detections: [], late: true });
+    expect(engine.evaluate(drain(6, 130)).late).toBe(false); // same ts is not late
+    expect(engine.evaluate(drain(10, 130)).detections.map(summarize)).toEqual([
+      { at: 10, value: 130, since: 0, heldMin: 10, readings: 4, min: 130, max: 130 },
+    ]);
+  });
+
+  it("judges lateness per device", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    engine.evaluate(drain(60, 100, { deviceId: "wm-A" }));
+    const result = engine.evaluate(drain(1, 130, { deviceId: "wm-B" }));
+    expect(result.late).toBe(false);
+    expect(result.detections).toHaveLength(1);
+  });
+
+  it("evaluates observations within allowedLatenessMs and flags older ones", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }], { allowedLatenessMs: 5 * MINUTE });
+    engine.evaluate(drain(10, 100));
+    expect(engine.evaluate(drain(5, 130))).toMatchObject({ late: false, detections: [{ detectedAt: at(5) }] });
+    expect(engine.evaluate(drain(4.99, 100))).toEqual({ detections: [], late: true });
+  });
+
+  it("applies a rule only to its device type", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    expect(evaluateAll(engine, [drain(0, 500, { deviceType: "dryer" })])).toEqual([]);
+    expect(evaluateAll(engine, [drain(1, 500)])).toHaveLength(1);
+  });
+
+  it("keeps state per device", () => {
+    const engine = createRuleEngine([{ rule: washerRule({ when: { for: "10m" } }), version: 1 }]);
+    const detections = evaluateAll(engine, [
+      drain(0, 130, { deviceId: "wm-A" }),
+      drain(5, 130, { deviceId: "wm-B" }),
+      drain(10, 130, { deviceId: "wm-A" }),
+      drain(10, 130, { deviceId: "wm-B" }),
+    ]);
+    expect(detections.map((d) => [d.deviceId, summarize(d).since])).toEqual([["wm-A", 0]]);
+    expect(engine.deviceCount()).toBe(2);
+  });
+
+  it("marks detections of shadow rules and skips disabled rules", () => {
+    const engine = createRuleEngine([
+      { rule: washerRule({ id: "shadowed", mode: "shadow" }), version: 1 },
+      { rule: washerRule({ id: "switched-off", mode: "disabled" }), version: 1 },
+      { rule: washerRule({ id: "live" }), version: 2 },
+    ]);
+    const detections = engine.evaluate(drain(0, 130)).detections;
+    expect(detections.map((d) => [d.ruleId, d.mode])).toEqual([
+      ["shadowed", "shadow"],
+      ["live", "active"],
+    ]);
+  });
+
+  it("accepts compiled rules as well as rule inputs", () => {
+    const engine = createRuleEngine([compileRule({ rule: washerRule(), version: 1 })]);
+    expect(engine.evaluate(drain(0, 130)).detections).toHaveLength(1);
+  });
+
+  it("refuses two documents under one id and version", () => {
+    const rule = washerRule();
+    expect(() => createRuleEngine([{ rule, version: 1 }, { rule, version: 1 }])).toThrow(/washer-drain-slow@1/);
+  });
+
+  it("forgets a device on resetDevice", () => {
+    const engine = createRuleEngine([{ rule: washerRule({ when: { for: "10m" } }), version: 1 }]);
+    engine.evaluate(drain(0, 130));
+    engine.evaluate(drain(5, 130));
+    engine.resetDevice("wm-0001");
+    expect(engine.deviceCount()).toBe(0);
+    // Neither the run since minute 0 nor the newest event time (minute 5) survives the reset.
+    expect(engine.evaluate(drain(4, 130))).toEqual({ detections: [], late: false });
+    expect(engine.evaluate(drain(10, 130)).detections).toEqual([]);
+    expect(engine.deviceCount()).toBe(1);
+  });
+});
+
+describe("setRules", () => {
+  const tenMinutes = (version: number) => ({ rule: washerRule({ when: { for: "10m" } }), version });
+  const other = { rule: washerRule({ id: "other-rule" }), version: 1 };
+
+  it("keeps state of a rule whose id and version are unchanged", () => {
+    const engine = createRuleEngine([tenMinutes(1)]);
+    engine.evaluate(drain(0, 130));
+    engine.setRules([other, tenMinutes(1)]);
+    const detections = engine.evaluate(drain(10, 130)).detections;
+    expect(detections.filter((d) => d.ruleId === "washer-drain-slow").map(summarize)).toEqual([
+      { at: 10, value: 130, since: 0, heldMin: 10, readings: 2, min: 130, max: 130 },
+    ]);
+  });
+
+  it("keeps the latch, so an unchanged rule does not fire again after a swap", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    expect(engine.evaluate(drain(0, 130)).detections).toHaveLength(1);
+    engine.setRules([{ rule: washerRule(), version: 1 }]);
+    expect(engine.evaluate(drain(1, 130)).detections).toEqual([]);
+  });
+
+  it("drops state of a rule whose version changed", () => {
+    const engine = createRuleEngine([tenMinutes(1)]);
+    engine.evaluate(drain(0, 130));
+    engine.setRules([tenMinutes(2)]);
+    expect(engine.evaluate(drain(10, 130)).detections).toEqual([]);
+    expect(engine.evaluate(drain(20, 130)).detections.map((d) => [d.ruleVersion, summarize(d).since])).toEqual([[2, 10]]);
+  });
+
+  it("drops state of a rule that is removed, even if it comes back", () => {
+    const engine = createRuleEngine([tenMinutes(1)]);
+    engine.evaluate(drain(0, 130));
+    engine.setRules([other]);
+    engine.setRules([tenMinutes(1)]);
+    expect(engine.evaluate(drain(10, 130)).detections).toEqual([]);
+  });
+
+  it("stops evaluating a rule that becomes disabled", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    engine.setRules([{ rule: washerRule({ mode: "disabled" }), version: 1 }]);
+    expect(engine.evaluate(drain(0, 130)).detections).toEqual([]);
+  });
+});
