@@ -9,6 +9,7 @@ import { createHttpServer } from './http/http-server.js'
 import { deliveryRoutes } from './http/routes/delivery-routes.js'
 import { fleetRoutes } from './http/routes/fleet-routes.js'
 import { healthRoutes } from './http/routes/health-routes.js'
+import { rejectionRoutes } from './http/routes/rejection-routes.js'
 import { ruleRoutes } from './http/routes/rule-routes.js'
 import { ticketRoutes } from './http/routes/ticket-routes.js'
 import { tokenRoutes } from './http/routes/token-routes.js'
@@ -76,6 +77,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     await api.register(ticketRoutes, { tickets: ticketStore })
     await api.register(webhookRoutes, { subscriptions })
     await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })
+    await api.register(rejectionRoutes, { database })
     await api.register(tokenRoutes, { tokens })
   }, { prefix: '/api/v1' })
   await http.ready()

@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
 import { Aedes, type AuthenticateError, type Client } from 'aedes'
 import type { Logger } from 'pino'
@@ -28,6 +28,7 @@ type BrokerOptions = {
 export async function startMqttBroker(opts: BrokerOptions) {
   const { directory, ingest, metrics, log } = opts
   const deviceOf = new WeakMap<Client, string>()
+  const anonymous = new WeakSet<Client>()
 
   const refuse = (reason: string, fields: Record<string, unknown>) => {
     metrics.connectionsRefused.inc({ reason })
@@ -42,12 +43,9 @@ export async function startMqttBroker(opts: BrokerOptions) {
     maxTopicLevels: 8,
     heartbeatInterval: 60_000,
 
+    // Refused in authenticate, which answers with a CONNACK code; preConnect can only hang up.
     preConnect(client, packet, done) {
-      if (!packet.clientId) {
-        refuse('empty_client_id', { remote: client.conn && (client.conn as Socket).remoteAddress })
-        const err = Object.assign(new Error('empty client id refused'), { returnCode: IDENTIFIER_REJECTED })
-        return done(err, false)
-      }
+      if (!packet.clientId) anonymous.add(client)
       done(null, true)
     },
 
@@ -56,6 +54,10 @@ export async function startMqttBroker(opts: BrokerOptions) {
         refuse(reason, { clientId: client.id, username })
         const err = Object.assign(new Error('bad device id or secret'), { returnCode: BAD_CREDENTIALS }) as AuthenticateError
         done(err, false)
+      }
+      if (anonymous.has(client)) {
+        refuse('empty_client_id', { username })
+        return done(Object.assign(new Error('empty client id refused'), { returnCode: IDENTIFIER_REJECTED }) as AuthenticateError, false)
       }
       if (!username || !password) return fail('missing_credentials')
       directory.authenticate(username, password.toString('utf8')).then(

@@ -16,7 +16,7 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'cancelled'
  * the ticket change and the promise to announce it commit together or not at all. The message id
  * is minted here, once, and is the `webhook-id` of every attempt so receivers can de-duplicate.
  */
-export async function enqueueTicketEvent(tx: Tx | Db, event: { type: WebhookEvent; ticket: { id: string } }, now: Date): Promise<number> {
+export async function enqueueTicketEvent(tx: Tx | Db, event: { type: WebhookEvent; ticket: { id: string; [field: string]: unknown } }, now: Date): Promise<number> {
   // Subscriptions are few; filtering them here keeps the query the same on both drivers.
   const subscriptions = await tx.select({ id: webhookSubscriptions.id, events: webhookSubscriptions.events })
     .from(webhookSubscriptions)

@@ -1,0 +1,53 @@
+import { spawnSync } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const c = loadConfig({})
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 })
+    expect(c.mqtt.port).toBe(1883)
+    expect(c.db).toEqual({ url: undefined, dataDir: './data' })
+    expect(c.outbox.timeoutMs).toBe(15_000)
+    // The default schedule spans about three days.
+    const total = c.outbox.retryScheduleMs.reduce((a, b) => a + b, 0)
+    expect(total / 86_400_000).toBeGreaterThan(2.5)
+    expect(total / 86_400_000).toBeLessThan(3.5)
+    expect(Object.isFrozen(c) && Object.isFrozen(c.outbox)).toBe(true)
+  })
+
+  it('parses every value it is given', () => {
+    const c = loadConfig({
+      HTTP_PORT: '0', MQTT_PORT: '1884', DATABASE_URL: 'postgres://u@db:5432/precall', DATA_DIR: 'memory',
+      WEBHOOK_RETRY_SCHEDULE_MS: '10,20', WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'debug',
+    })
+    expect(c.http.port).toBe(0)
+    expect(c.mqtt.port).toBe(1884)
+    expect(c.db.url).toBe('postgres://u@db:5432/precall')
+    expect(c.outbox.retryScheduleMs).toEqual([10, 20])
+    expect(c.outbox.allowPrivateAddresses).toBe(true)
+  })
+
+  it('names every bad key in one error', () => {
+    let error: unknown
+    try {
+      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe' })
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'HTTP_PORT', 'LOG_LEVEL', 'MQTT_PORT', 'WEBHOOK_ALLOW_PRIVATE'])
+    expect((error as ConfigError).message).toContain('expected a postgres://')
+  })
+
+  it('makes the gateway exit at start with that message and no stack trace', () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+      env: { ...process.env, HTTP_PORT: 'eighty', LOG_LEVEL: 'loud', DATA_DIR: 'memory' },
+      encoding: 'utf8', timeout: 20_000,
+    })
+    expect(run.status).toBe(78)
+    expect(run.stderr).toMatch(/HTTP_PORT: .*LOG_LEVEL: /)
+    expect(run.stderr).not.toMatch(/at .*\.ts:\d+/)
+  })
+})
