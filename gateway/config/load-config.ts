@@ -4,7 +4,7 @@ const port = z.coerce.number().int().min(0).max(65535)
 const positiveMs = z.coerce.number().int().positive()
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes')
 
-// Standard Webhooks / Svix-style schedule, stretched to span about three days (sum ≈ 76.6 h).
+// Standard Webhooks / Svix-style schedule, stretched to span about three days (sum ≈ 71.6 h).
 export const DEFAULT_RETRY_SCHEDULE_MS = [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 504e5, 72e6, 72e6] as const
 
 const msList = z

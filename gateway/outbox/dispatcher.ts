@@ -110,7 +110,7 @@ export function createDispatcher(opts: DispatcherOptions) {
     inFlight = runOnce().then((n) => { processed = n }, (err) => { log.error({ err }, 'outbox pass failed') })
     await inFlight
     inFlight = undefined
-    // A full pass means more may be due already; a wake during the pass means something new is.
+    // A pass that found work may have left more due; a wake during the pass means something new is.
     if (running) schedule(processed > 0 || woken ? 0 : config.pollMs)
   }
 

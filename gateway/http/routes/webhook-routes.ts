@@ -45,7 +45,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ subscriptions: SubscriptionS
       tags: ['webhooks'],
       summary: 'New signing secret; the old one keeps signing alongside for keepOldForMs (default 24 h)',
       params: idParams,
-      body: z.strictObject({ keepOldForMs: z.number().int().min(0).max(7 * 86_400_000).optional() }).optional(),
+      body: z.strictObject({ keepOldForMs: z.number().int().min(0).max(7 * 86_400_000).optional() }).nullish(),
     },
   }, (req) => subscriptions.rotateSecret(req.params.id, req.body ?? {}))
 }

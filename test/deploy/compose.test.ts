@@ -1,0 +1,243 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
+
+// No Docker engine in CI: these checks keep docker-compose.yml and the Dockerfile in step with
+// the code they deploy, so a renamed variable or a moved folder fails here instead of in production.
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8')
+
+type Service = {
+  image?: string
+  build?: string | { context?: string }
+  depends_on?: string[] | Record<string, { condition?: string }>
+  environment?: string[] | Record<string, string | number | boolean | null>
+  ports?: (string | number | { target: number })[]
+  volumes?: (string | { source?: string; target: string })[]
+  healthcheck?: { test: string | string[] }
+}
+const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; volumes?: Record<string, unknown> }
+const services = compose.services ?? {}
+const gateway = services.gateway ?? {}
+const postgres = services.postgres ?? {}
+
+/** What the operator's shell must supply: variables the compose file guards with `:?`. */
+const OPERATOR_ENV: Record<string, string> = { ADMIN_TOKEN: 'compose-test-admin-token-0123' }
+
+/** Compose interpolation: `${X}`, `${X:-default}`, `${X-default}`, `${X:?error}`, `${X?error}`, `$X`, `$$`. */
+function interpolate(value: string, shell: Record<string, string>): string {
+  return value.replace(/\$\$|\$\{([A-Za-z_]\w*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_]\w*)/g, (whole, braced, op, arg, bare) => {
+    if (whole === '$$') return '$'
+    const name = braced ?? bare
+    const set = shell[name]
+    const present = op?.startsWith(':') ? set !== undefined && set !== '' : set !== undefined
+    if (present) return set
+    if (op === ':-' || op === '-') return arg
+    if (op === ':?' || op === '?') throw new Error(`compose requires ${name}: ${arg}`)
+    throw new Error(`\${${name}} has no default and no :? guard; compose would substitute an empty string`)
+  })
+}
+
+function rawEnvironment(service: Service): Record<string, string> {
+  const env = service.environment ?? {}
+  if (Array.isArray(env)) {
+    return Object.fromEntries(env.map((entry) => {
+      const i = entry.indexOf('=')
+      return i < 0 ? [entry, ''] : [entry.slice(0, i), entry.slice(i + 1)]
+    }))
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]))
+}
+
+const environment = (service: Service, shell = OPERATOR_ENV) =>
+  Object.fromEntries(Object.entries(rawEnvironment(service)).map(([k, v]) => [k, interpolate(v, shell)]))
+
+/** Container-side ports of a compose `ports` list (short or long syntax). */
+function containerPorts(service: Service): number[] {
+  return (service.ports ?? []).map((p) => {
+    if (typeof p === 'object') return Number(p.target)
+    const spec = String(p).replace(/\/(tcp|udp)$/, '')
+    return Number(spec.split(':').at(-1))
+  })
+}
+
+type Instruction = { op: string; args: string }
+function dockerInstructions(text: string): Instruction[] {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [op, ...rest] = line.split(/\s+/)
+      return { op: op.toUpperCase(), args: rest.join(' ') }
+    })
+}
+const dockerfile = dockerInstructions(read('Dockerfile'))
+const all = (op: string) => dockerfile.filter((i) => i.op === op)
+
+function dockerfileEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const { args } of all('ENV')) {
+    if (!args.includes('=')) {
+      const [key, ...value] = args.split(/\s+/)
+      env[key] = value.join(' ')
+      continue
+    }
+    for (const pair of args.match(/[A-Za-z_]\w*=("[^"]*"|\S*)/g) ?? []) {
+      const i = pair.indexOf('=')
+      env[pair.slice(0, i)] = pair.slice(i + 1).replace(/^"|"$/g, '')
+    }
+  }
+  return env
+}
+
+/** Sources of each COPY from the build context (not `--from` another stage), without flags. */
+const copiedPaths = () => all('COPY')
+  .filter((i) => !/--from=/.test(i.args))
+  .flatMap((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1))
+  .map((src) => src.replace(/^\.\//, '').replace(/\/$/, ''))
+
+// loadConfig ignores keys it does not know, so "loadConfig accepts it" alone would let a renamed
+// variable through. A key is one loadConfig reads if a probe value changes the result or is refused by name.
+const BASELINE = JSON.stringify(loadConfig({}))
+function isConfigKey(key: string): boolean {
+  for (const probe of ['-1', 'not a valid value']) {
+    try {
+      if (JSON.stringify(loadConfig({ [key]: probe })) !== BASELINE) return true
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      if (err.problems.some((p) => p.startsWith(`${key}:`))) return true
+    }
+  }
+  return false
+}
+// Read by Node and npm themselves, not by precall.
+const RUNTIME_KEYS = new Set(['NODE_ENV'])
+
+describe('docker-compose.yml', () => {
+  it('runs exactly postgres 15 and the gateway built from this repository', () => {
+    expect(Object.keys(services).sort()).toEqual(['gateway', 'postgres'])
+    expect(postgres.image).toMatch(/^postgres:15(\b|$)/)
+    const build = typeof gateway.build === 'string' ? gateway.build : gateway.build?.context
+    expect(build).toBe('.')
+  })
+
+  it('keeps PostgreSQL data in a declared named volume and checks it with pg_isready', () => {
+    const mounts = (postgres.volumes ?? []).map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+    const data = mounts.find((m) => m.target === '/var/lib/postgresql/data')
+    expect(data?.source).toBeTruthy()
+    expect(Object.keys(compose.volumes ?? {})).toContain(data?.source)
+    expect([postgres.healthcheck?.test].flat().join(' ')).toContain('pg_isready')
+  })
+
+  it('starts the gateway only once postgres is healthy', () => {
+    const deps = gateway.depends_on
+    expect(deps && !Array.isArray(deps) ? deps.postgres?.condition : deps).toBe('service_healthy')
+  })
+
+  it('sets only variables loadConfig reads, and loadConfig accepts their values', () => {
+    const env = environment(gateway)
+    expect(isConfigKey('NOT_A_PRECALL_SETTING')).toBe(false)
+    expect(Object.keys(env).filter((k) => !isConfigKey(k))).toEqual([])
+    expect(() => loadConfig(env)).not.toThrow()
+  })
+
+  it('requires ADMIN_TOKEN from the shell instead of shipping one', () => {
+    expect(rawEnvironment(gateway).ADMIN_TOKEN).toMatch(/^\$\{ADMIN_TOKEN:\?[^}]+\}$/)
+    expect(() => environment(gateway, {})).toThrow(/ADMIN_TOKEN/)
+    expect(loadConfig(environment(gateway)).auth.adminToken).toBe(OPERATOR_ENV.ADMIN_TOKEN)
+  })
+
+  it('points DATABASE_URL at the postgres service with its user, password and database', () => {
+    const db = new URL(environment(gateway).DATABASE_URL ?? 'missing:')
+    const pg = environment(postgres)
+    expect(db.protocol).toMatch(/^postgres(ql)?:$/)
+    expect(db.hostname).toBe('postgres')
+    expect(db.port || '5432').toBe('5432')
+    expect(decodeURIComponent(db.username)).toBe(pg.POSTGRES_USER ?? 'postgres')
+    expect(decodeURIComponent(db.password)).toBe(pg.POSTGRES_PASSWORD)
+    expect(db.pathname.slice(1)).toBe(pg.POSTGRES_DB ?? pg.POSTGRES_USER ?? 'postgres')
+    expect(loadConfig(environment(gateway)).db.url).toBe(environment(gateway).DATABASE_URL)
+  })
+
+  it('publishes the ports the gateway listens on with the image and compose settings', () => {
+    const config = loadConfig({ ...dockerfileEnv(), ...environment(gateway) })
+    expect(containerPorts(gateway).sort()).toEqual([config.http.port, config.mqtt.port].sort())
+  })
+
+  it('checks readiness at /readyz with node, since the slim image has no curl', () => {
+    const config = loadConfig({ ...dockerfileEnv(), ...environment(gateway) })
+    const test = [gateway.healthcheck?.test].flat().join(' ')
+    expect(test).toContain(`:${config.http.port}/readyz`)
+    expect(test).toMatch(/\bnode\b/)
+    expect(test).not.toMatch(/\b(curl|wget)\b/)
+  })
+})
+
+describe('Dockerfile', () => {
+  it('builds on node:20-slim and runs the gateway entry point as a non-root user', () => {
+    expect(all('FROM')[0]?.args).toMatch(/^node:20-slim(\s|$)/)
+    const user = all('USER').at(-1)?.args
+    expect(user).toBeTruthy()
+    expect(user).not.toMatch(/^(root|0)(:|$)/)
+    expect(all('CMD').at(-1)?.args ?? all('ENTRYPOINT').at(-1)?.args).toContain('gateway/main.ts')
+  })
+
+  it('installs production dependencies only, which must include tsx since it runs the TypeScript', () => {
+    const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> }
+    const cmd = `${all('ENTRYPOINT').at(-1)?.args ?? ''} ${all('CMD').at(-1)?.args ?? ''}`
+    expect(all('RUN').some((r) => /npm ci\b.*--omit=dev/.test(r.args))).toBe(true)
+    if (/\btsx\b/.test(cmd)) expect(Object.keys(pkg.dependencies)).toContain('tsx')
+  })
+
+  it('exposes the ports compose publishes', () => {
+    const exposed = all('EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((p) => Number(p.replace(/\/(tcp|udp)$/, '')))
+    expect(exposed.sort()).toEqual(containerPorts(gateway).sort())
+  })
+
+  it('sets only variables loadConfig reads, and keeps DATA_DIR on the declared volume', () => {
+    const env = dockerfileEnv()
+    expect(Object.keys(env).filter((k) => !RUNTIME_KEYS.has(k) && !isConfigKey(k))).toEqual([])
+    expect(env.DATA_DIR).toBeTruthy()
+    expect(all('VOLUME').flatMap((v) => v.args.replace(/[[\]",]/g, ' ').split(/\s+/))).toContain(env.DATA_DIR)
+  })
+
+  it('copies the migrations, and every folder the gateway imports from', () => {
+    const copied = copiedPaths()
+    expect(copied).toContain('migrations')
+    const needed = new Set(['gateway', 'migrations', 'package.json', 'package-lock.json', ...importedTopLevelDirs('gateway')])
+    expect([...needed].filter((p) => !copied.includes(p))).toEqual([])
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim().replace(/^\.?\//, '').replace(/\/$/, '')).filter((l) => l && !l.startsWith('#'))
+    expect([...needed].filter((p) => ignored.includes(p))).toEqual([])
+  })
+})
+
+/** Top-level folders reached by relative imports from `dir`, following them transitively. */
+function importedTopLevelDirs(dir: string): string[] {
+  const seen = new Set<string>()
+  const found = new Set<string>()
+  const visit = (d: string) => {
+    if (seen.has(d)) return
+    seen.add(d)
+    found.add(d)
+    for (const file of readdirSync(path.join(ROOT, d), { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts')) continue
+      const source = read(path.join(d, file))
+      for (const [, spec] of source.matchAll(/from\s+['"](\.{1,2}\/[^'"]+)['"]/g)) {
+        const target = path.relative(ROOT, path.resolve(ROOT, d, path.dirname(file), spec))
+        const top = target.split(path.sep)[0]
+        if (top && top !== '..' && !top.includes('.')) visit(top)
+      }
+    }
+  }
+  visit(dir)
+  return [...found]
+}
