@@ -53,7 +53,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const runner = createRuleRunner({ database, directory, ruleStore, ticketStore, metrics, log: log.child({ component: 'rules' }), now })
 
   const writer = createReadingWriter({
-    database, metrics, maxBatch: config.ingest.batchMax,
+    database, metrics, maxBatch: config.ingest.batchMax, concurrency: database.kind === 'postgres' ? 4 : 1,
     onCommitted(batch) {
       runner.onCommitted(batch)
       for (const r of batch) {

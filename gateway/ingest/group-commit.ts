@@ -1,44 +1,70 @@
 type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void }
 
 /**
- * Group commit: callers submit items one by one; while one flush is in flight the next items
- * accumulate and go out together in the following flush. Under load batches grow by themselves
- * and no timer adds latency when the system is idle.
+ * Group commit: callers submit items one by one; while flushes are in flight the next items
+ * accumulate and go out together. Under load batches grow by themselves, and no timer adds
+ * latency when the system is idle. Up to `concurrency` flushes overlap (a database round trip
+ * need not wait for the previous one), but results are handed back in submission order, so
+ * whatever `afterFlush` feeds downstream sees commits in the order items arrived.
  */
 export function createGroupCommit<T, R>(opts: {
   flush(items: T[]): Promise<R[]>
   maxBatch: number
+  concurrency?: number
+  afterFlush?(items: T[], results: R[]): void
   onBatch?(size: number, seconds: number): void
 }) {
+  const concurrency = opts.concurrency ?? 1
   let queue: Pending<T, R>[] = []
-  let running: Promise<void> | undefined
+  let active = 0
+  let ordered: Promise<void> = Promise.resolve()
+  let idleWaiters: (() => void)[] = []
 
-  async function drain() {
-    while (queue.length > 0) {
+  function pump() {
+    while (active < concurrency && queue.length > 0) {
       const batch = queue.length <= opts.maxBatch ? queue : queue.slice(0, opts.maxBatch)
       queue = batch === queue ? [] : queue.slice(opts.maxBatch)
+      active++
+      const items = batch.map((p) => p.item)
       const started = performance.now()
-      try {
-        const results = await opts.flush(batch.map((p) => p.item))
-        opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
-        batch.forEach((p, i) => p.resolve(results[i]))
-      } catch (err) {
-        for (const p of batch) p.reject(err)
-      }
+      const flushed = opts.flush(items).then(
+        (results) => ({ ok: true as const, results }),
+        (error: unknown) => ({ ok: false as const, error }),
+      )
+      ordered = ordered.then(async () => {
+        const outcome = await flushed
+        if (outcome.ok) {
+          opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
+          try {
+            opts.afterFlush?.(items, outcome.results)
+          } finally {
+            batch.forEach((p, i) => p.resolve(outcome.results[i]))
+          }
+        } else {
+          for (const p of batch) p.reject(outcome.error)
+        }
+        active--
+        pump()
+        if (active === 0 && queue.length === 0) {
+          const waiters = idleWaiters
+          idleWaiters = []
+          for (const w of waiters) w()
+        }
+      })
     }
-    running = undefined
   }
 
   return {
     submit(item: T): Promise<R> {
       return new Promise<R>((resolve, reject) => {
         queue.push({ item, resolve, reject })
-        running ??= drain()
+        pump()
       })
     },
-    /** Resolves when everything submitted so far has been flushed. */
-    async idle(): Promise<void> {
-      while (running) await running
+    /** Resolves when everything submitted so far has been flushed and handed back. */
+    idle(): Promise<void> {
+      if (active === 0 && queue.length === 0) return Promise.resolve()
+      return new Promise((resolve) => idleWaiters.push(resolve))
     },
     get queued() {
       return queue.length
