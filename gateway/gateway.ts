@@ -25,7 +25,12 @@ import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createTicketStore } from './tickets/ticket-store.js'
 
-export type GatewayOptions = { log?: Logger; now?: () => number }
+export type GatewayOptions = {
+  log?: Logger
+  now?: () => number
+  /** Subscription used with an external broker (MQTT_URL); tests isolate themselves with their own share group. */
+  mqttTopic?: string
+}
 
 /**
  * Wires the data path in order — db, fleet, ingest, rules, tickets, outbox, http — and returns a
@@ -102,7 +107,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
       if (config.mqtt.url) {
-        subscriber = await startMqttSubscriber({ url: config.mqtt.url, ingest, log: log.child({ component: 'mqtt' }) })
+        subscriber = await startMqttSubscriber({ url: config.mqtt.url, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
       } else {
         broker = await startMqttBroker({
           host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,

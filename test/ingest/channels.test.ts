@@ -1,0 +1,73 @@
+import { sql } from 'drizzle-orm'
+import mqtt from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { SHARED_TOPIC } from '../../gateway/ingest/mqtt-subscriber.js'
+import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
+
+describe('events and status over the embedded broker', () => {
+  let t: TestGateway
+  let device: { id: string; secret: string }
+  beforeAll(async () => {
+    t = await startTestGateway('postgres')
+    ;[device] = await registerFleet(t)
+  })
+  afterAll(async () => t?.close())
+
+  it('stores events, retained status and the last will, and tracks the device status', async () => {
+    const client = await t.connectDevice(device.id, device.secret, {
+      will: { topic: `devices/${device.id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
+    })
+    const ts = Date.now() - 1000
+    await client.publishAsync(`devices/${device.id}/status`, 'online', { qos: 1, retain: true })
+    await client.publishAsync(`devices/${device.id}/events`, JSON.stringify({ ts, seq: 1, code: 'E21', detail: { phase: 'drain' } }), { qos: 1 })
+    await t.gateway.settle()
+    expect((await t.api('GET', `/devices/${device.id}`)).body.status).toBe('online')
+
+    // An unclean disconnect publishes the will.
+    client.stream.destroy()
+    await vi.waitFor(async () => expect((await t.api('GET', `/devices/${device.id}`)).body.status).toBe('offline'))
+    const rows = await t.gateway.database.query<{ kind: string; code: string | null; state: string | null; detail: unknown }>(
+      sql`select kind, code, state, detail from readings where device_id = ${device.id} order by id`)
+    expect(rows).toEqual([
+      { kind: 'status', code: null, state: 'online', detail: null },
+      { kind: 'event', code: 'E21', state: null, detail: { phase: 'drain' } },
+      { kind: 'status', code: null, state: 'offline', detail: null },
+    ])
+  })
+
+  it('refuses an unknown status word and a topic outside the contract', async () => {
+    const client = await t.connectDevice(device.id, device.secret, { clientId: 'second' })
+    await client.publishAsync(`devices/${device.id}/status`, 'sleepy', { qos: 1 })
+    await client.publishAsync(`devices/${device.id}/diagnostics`, '{}', { qos: 1 })
+    await t.gateway.settle()
+    const kept = (await t.api('GET', `/rejections?deviceId=${device.id}`)).body.map((r: any) => r.reason).sort()
+    expect(kept).toEqual(['invalid_payload', 'unknown_topic'])
+  })
+})
+
+describe('ingest from an external broker (Mosquitto on 1883)', () => {
+  let t: TestGateway
+  let device: { id: string; secret: string }
+  const topic = `$share/precall-test-${process.pid}/devices/+/+`
+  beforeAll(async () => {
+    t = await startTestGateway('postgres', { MQTT_URL: 'mqtt://127.0.0.1:1883' }, { mqttTopic: topic })
+    ;[device] = await registerFleet(t, 1, `ext${process.pid}`)
+  })
+  afterAll(async () => t?.close())
+
+  it('stores what devices publish to the external broker, refusing bad payloads the same way', async () => {
+    expect(SHARED_TOPIC).toBe('$share/precall/devices/+/+')
+    const publisher = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: `${device.id}-pub`, reconnectPeriod: 0 })
+    try {
+      await publisher.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now() - 1000, seq: 7, metrics: { drain_time_s: 42 } }), { qos: 1 })
+      await publisher.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now() - 1000, metrics: { drain_time_s: -5 } }), { qos: 1 })
+    } finally {
+      await publisher.endAsync()
+    }
+    await vi.waitFor(async () => {
+      const rows = await t.gateway.database.query<{ seq: number }>(sql`select seq from readings where device_id = ${device.id}`)
+      expect(rows.map((r) => Number(r.seq))).toEqual([7])
+      expect((await t.api('GET', `/rejections?deviceId=${device.id}`)).body.map((r: any) => r.reason)).toEqual(['out_of_range'])
+    })
+  })
+})
