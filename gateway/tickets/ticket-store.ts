@@ -7,6 +7,8 @@ import type { Metrics } from '../metrics.js'
 import { enqueueTicketEvent } from '../outbox/outbox-store.js'
 import { toTicketJson, type TicketJson } from './ticket-json.js'
 
+const DETECTION_TRAIL = 50
+
 export const SEVERITY_PRIORITY = { critical: 1, major: 2, minor: 3, info: 4 } as const
 
 export type RecordOutcome = { action: 'opened' | 'updated'; ticket: TicketJson } | { action: 'shadow' | 'duplicate' }
@@ -89,9 +91,15 @@ export function createTicketStore(opts: {
     return rows.map(toTicketJson)
   }
 
-  async function get(id: string): Promise<TicketJson | undefined> {
+  /** One ticket with the detections behind it, newest first: the evidence trail an agent reads. */
+  async function get(id: string) {
     const [row] = await database.db.select().from(tickets).where(eq(tickets.id, id))
-    return row && toTicketJson(row)
+    if (!row) return undefined
+    const trail = await database.db.select().from(detections).where(eq(detections.ticketId, id)).orderBy(desc(detections.detectedAt)).limit(DETECTION_TRAIL)
+    return {
+      ...toTicketJson(row),
+      detections: trail.map((d) => ({ ruleId: d.ruleId, ruleVersion: d.ruleVersion, detectedAt: d.detectedAt.toISOString(), evidence: d.evidence })),
+    }
   }
 
   return { recordDetection, list, get }

@@ -68,6 +68,7 @@ describe.each(BACKENDS)('telemetry to signed webhook on %s', (backend) => {
     expect(list).toHaveLength(1)
     const one = expectStatus(await t.api('GET', `/tickets/${list[0].id}`), 200).body
     expect(one).toMatchObject({ occurrences: 2, evidence: { value: 200 } })
+    expect(one.detections.map((d: any) => d.detectedAt)).toEqual([22, 10].map((m) => new Date(t0 + m * MINUTE).toISOString()))
 
     const metrics = await t.gateway.http.inject({ url: '/metrics' })
     expect(metrics.body).toMatch(/precall_readings_accepted_total\{kind="telemetry"\} 23/)
