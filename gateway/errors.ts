@@ -8,6 +8,7 @@ export const ERRORS = {
   FORBIDDEN: { code: 'PRECALL_ERR_FORBIDDEN', status: 403 },
   NOT_FOUND: { code: 'PRECALL_ERR_NOT_FOUND', status: 404 },
   CONFLICT: { code: 'PRECALL_ERR_CONFLICT', status: 409 },
+  TRANSITION: { code: 'PRECALL_ERR_TRANSITION', status: 409 },
   RULE_INVALID: { code: 'PRECALL_ERR_RULE_INVALID', status: 422 },
   UNSAFE_URL: { code: 'PRECALL_ERR_UNSAFE_URL', status: 422 },
   INTERNAL: { code: 'PRECALL_ERR_INTERNAL', status: 500 },

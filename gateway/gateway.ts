@@ -23,6 +23,10 @@ import { createMetrics } from './metrics.js'
 import { createDispatcher } from './outbox/dispatcher.js'
 import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
+import { createContactIntake } from './tickets/contact-intake.js'
+import { createDetectionIntake } from './tickets/detection-intake.js'
+import { createTicketScheduler } from './tickets/ticket-scheduler.js'
+import { createTicketUpdater } from './tickets/ticket-update.js'
 import { createTicketStore } from './tickets/ticket-store.js'
 
 export type GatewayOptions = {
@@ -53,9 +57,14 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const outboxStore = createOutboxStore(database, { now })
   const dispatcher = createDispatcher({ database, config: config.outbox, log: log.child({ component: 'dispatcher' }), metrics, now })
 
-  const ticketStore = createTicketStore({ database, metrics, slaMs: config.tickets.slaMs, now, onOutbox: () => dispatcher.wake() })
+  const ticketStore = createTicketStore(database)
+  const ticketDeps = { database, metrics, policy: config.tickets, now, onOutbox: () => dispatcher.wake() }
+  const intake = createDetectionIntake(ticketDeps)
+  const updater = createTicketUpdater(ticketDeps)
+  const contacts = createContactIntake(ticketDeps)
+  const scheduler = createTicketScheduler({ ...ticketDeps, log: log.child({ component: 'scheduler' }) })
   const ruleStore = createRuleStore(database)
-  const runner = createRuleRunner({ database, directory, ruleStore, ticketStore, metrics, log: log.child({ component: 'rules' }), now })
+  const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), now })
 
   const writer = createReadingWriter({
     database, metrics, maxBatch: config.ingest.batchMax, concurrency: database.kind === 'postgres' ? 4 : 1,
@@ -79,7 +88,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   await http.register(async (api) => {
     await api.register(fleetRoutes, { fleet })
     await api.register(ruleRoutes, { rules: ruleStore, onChange: runner.reload })
-    await api.register(ticketRoutes, { tickets: ticketStore })
+    await api.register(ticketRoutes, { tickets: ticketStore, updater, contacts })
     await api.register(webhookRoutes, { subscriptions })
     await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })
     await api.register(rejectionRoutes, { database })
@@ -104,6 +113,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await runner.idle()
     },
     dispatcher,
+    scheduler,
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
       if (config.mqtt.url) {
@@ -118,6 +128,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       const address = http.server.address()
       const httpPort = typeof address === 'object' && address ? address.port : config.http.port
       dispatcher.start()
+      scheduler.start()
       ready = true
       return { httpPort, mqttPort: broker?.port ?? null }
     },
@@ -128,6 +139,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await broker?.close()
       await writer.idle()
       await runner.idle()
+      await scheduler.stop()
       await dispatcher.stop()
       await http.close()
       await database.close()

@@ -16,7 +16,8 @@ export function createMetrics() {
     ingestBatchSize: new Histogram({ name: 'precall_ingest_batch_size', help: 'Messages per group commit', buckets: [1, 5, 20, 100, 500, 2000], registers }),
     ingestCommitSeconds: new Histogram({ name: 'precall_ingest_commit_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers }),
     detections: new Counter({ name: 'precall_detections_total', help: 'Rule detections, by mode (active, shadow)', labelNames: ['mode'], registers }),
-    tickets: new Counter({ name: 'precall_tickets_total', help: 'Ticket changes, by action (opened, updated)', labelNames: ['action'], registers }),
+    tickets: new Counter({ name: 'precall_tickets_total', help: 'Ticket changes, by action (opened, updated, reopened, repeat, escalated_N, status names)', labelNames: ['action'], registers }),
+    contacts: new Counter({ name: 'precall_contacts_total', help: 'Customer contacts, by linkage (known_problem: a ticket was already open; new_complaint)', labelNames: ['linkage'], registers }),
     deliveries: new Counter({ name: 'precall_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'], registers }),
     httpRefused: new Counter({ name: 'precall_http_refused_total', help: 'HTTP requests refused, by error code', labelNames: ['code'], registers }),
   }

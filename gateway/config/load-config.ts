@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { calendarSchema } from '../tickets/sla-clock.js'
+import { DEFAULT_TAG_POLICY, tagPolicySchema } from '../tickets/ticket-policy.js'
 
 const port = z.coerce.number().int().min(0).max(65535)
 const positiveMs = z.coerce.number().int().positive()
@@ -32,6 +34,19 @@ const envSchema = z.object({
   DISPATCH_POLL_MS: positiveMs.default(1_000),
   SLA_SERVICE_MS: positiveMs.default(5 * 86_400_000),
   SLA_COMPLAINT_MS: positiveMs.default(3 * 86_400_000),
+  SLA_PREDICTED_FAILURE_MS: positiveMs.default(5 * 86_400_000),
+  SLA_CALENDAR: calendarSchema.prefault('24x7'),
+  SLA_WARN_LEVELS: z.string()
+    .regex(/^(0?\.\d+|1(\.0+)?)(,(0?\.\d+|1(\.0+)?))*$/, 'expected increasing fractions of the SLA, e.g. "0.5,0.8,1"')
+    .transform((s) => s.split(',').map(Number))
+    .refine((l) => l.every((v, i) => v > 0 && (i === 0 || v > l[i - 1])), 'fractions must be above 0 and increasing')
+    .default([0.5, 0.8, 1]),
+  REPEAT_WINDOW_MS: positiveMs.default(30 * 86_400_000),
+  TICKET_AUTOCLOSE_MS: positiveMs.default(7 * 86_400_000),
+  TAG_POLICY: z.string().transform((s, ctx) => {
+    try { return JSON.parse(s) as unknown } catch { ctx.addIssue({ code: 'custom', message: 'expected JSON like {"vip":{"priorityBoost":1}}' }); return z.NEVER }
+  }).pipe(tagPolicySchema).optional(),
+  SCHEDULER_POLL_MS: positiveMs.default(5_000),
 })
 
 export class ConfigError extends Error {
@@ -61,7 +76,15 @@ export function loadConfig(env: Record<string, string | undefined>) {
       leaseMs: e.DISPATCH_LEASE_MS,
       pollMs: e.DISPATCH_POLL_MS,
     },
-    tickets: { slaMs: { service: e.SLA_SERVICE_MS, predicted_failure: e.SLA_SERVICE_MS, complaint: e.SLA_COMPLAINT_MS } },
+    tickets: {
+      slaMs: { service: e.SLA_SERVICE_MS, predicted_failure: e.SLA_PREDICTED_FAILURE_MS, complaint: e.SLA_COMPLAINT_MS },
+      calendar: e.SLA_CALENDAR,
+      warnLevels: e.SLA_WARN_LEVELS,
+      repeatWindowMs: e.REPEAT_WINDOW_MS,
+      autoCloseMs: e.TICKET_AUTOCLOSE_MS,
+      tagPolicy: e.TAG_POLICY ?? DEFAULT_TAG_POLICY,
+      schedulerPollMs: e.SCHEDULER_POLL_MS,
+    },
     smtpUrl: e.SMTP_URL,
     logLevel: e.LOG_LEVEL,
   })

@@ -113,19 +113,27 @@ export const detections = pgTable('detections', {
 
 export const OPEN_TICKET = sql`status not in ('resolved', 'closed')`
 
+export const TICKET_STATUSES = ['open', 'acknowledged', 'dispatched', 'resolved', 'closed', 'reopened'] as const
+
 export const tickets = pgTable('tickets', {
   id: text().primaryKey(),
-  deviceId: text().notNull().references(() => devices.id),
+  // Null only for a complaint about a customer whose device is not known.
+  deviceId: text().references(() => devices.id),
   customerId: text(),
   problem: text().notNull(),
   type: text().notNull(),
   title: text().notNull(),
+  source: text().notNull().default('detection'),
   status: text().notNull().default('open'),
   severity: text().notNull(),
   priority: integer().notNull(),
   openedAt: createdAt(),
   detectedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
   slaDueAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  slaMs: bigint({ mode: 'number' }).notNull().default(0),
+  slaPausedAt: at(),
+  slaPausedMs: bigint({ mode: 'number' }).notNull().default(0),
+  nextEscalationAt: at(),
   occurrences: integer().notNull().default(1),
   lastDetectedAt: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
   ruleId: text(),
@@ -134,17 +142,53 @@ export const tickets = pgTable('tickets', {
   predictedFailureAt: at(),
   repeatOf: text(),
   escalationLevel: integer().notNull().default(0),
+  externalId: text(),
+  technician: text(),
+  appointmentAt: at(),
+  outcome: text(),
+  notifyCustomer: boolean().notNull().default(false),
   version: integer().notNull().default(1),
   updatedAt: createdAt(),
+  acknowledgedAt: at(),
+  dispatchedAt: at(),
   resolvedAt: at(),
   closedAt: at(),
 }, (t) => [
   // The one guarantee against duplicate tickets, whatever the number of gateway instances.
   uniqueIndex('tickets_one_open').on(t.deviceId, t.problem).where(OPEN_TICKET),
+  uniqueIndex('tickets_one_open_without_device').on(t.customerId, t.problem).where(sql`device_id is null and ${OPEN_TICKET}`),
   index().on(t.customerId),
   index().on(t.status),
   index().on(t.deviceId, t.problem, t.openedAt),
+  index('tickets_escalation_due').on(t.nextEscalationAt).where(sql`next_escalation_at is not null`),
 ])
+
+// Every change to a ticket: who, when, what. The CRM's view of the ticket's life.
+export const ticketHistory = pgTable('ticket_history', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  ticketId: text().notNull().references(() => tickets.id),
+  at: createdAt(),
+  actor: text().notNull(),
+  action: text().notNull(),
+  fromStatus: text(),
+  toStatus: text(),
+  changes: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+  comment: text(),
+}, (t) => [index().on(t.ticketId, t.id)])
+
+export const contacts = pgTable('contacts', {
+  id: text().primaryKey(),
+  customerId: text().references(() => customers.id),
+  deviceId: text().references(() => devices.id),
+  channel: text().notNull(),
+  reason: text().notNull(),
+  problem: text(),
+  ticketId: text().references(() => tickets.id),
+  // 'known_problem' when an open ticket already existed, 'new_complaint' when the contact opened one.
+  linkage: text().notNull(),
+  createdBy: text(),
+  createdAt: createdAt(),
+}, (t) => [index().on(t.customerId), index().on(t.ticketId), index().on(t.createdAt)])
 
 export const webhookSubscriptions = pgTable('webhook_subscriptions', {
   id: text().primaryKey(),

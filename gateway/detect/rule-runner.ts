@@ -10,7 +10,7 @@ import { readings } from '../db/schema.js'
 import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { CommittedReading } from '../ingest/reading-writer.js'
 import type { Metrics } from '../metrics.js'
-import type { TicketStore } from '../tickets/ticket-store.js'
+import type { Customer, DetectionIntake } from '../tickets/detection-intake.js'
 import type { RuleStore } from './rule-store.js'
 
 const REBUILD_PAGE = 5000
@@ -35,22 +35,22 @@ export function createRuleRunner(opts: {
   database: Database
   directory: DeviceDirectory
   ruleStore: RuleStore
-  ticketStore: TicketStore
+  intake: DetectionIntake
   metrics: Metrics
   log: Logger
   now?: () => number
 }) {
-  const { directory, ticketStore, metrics, log } = opts
+  const { directory, intake, metrics, log } = opts
   const now = opts.now ?? Date.now
   const engine = createRuleEngine([])
   let active: RuleInput[] = []
   let pending: Promise<unknown> = Promise.resolve()
   let backlog = 0
 
-  function handle(detection: Detection, customerId: string | null) {
+  function handle(detection: Detection, customer: Customer) {
     backlog++
     pending = pending
-      .then(() => ticketStore.recordDetection(detection, customerId))
+      .then(() => intake.record(detection, customer))
       .catch((err) => log.error({ err, detection }, 'could not record a detection'))
       .finally(() => backlog--)
   }
@@ -60,7 +60,7 @@ export function createRuleRunner(opts: {
     if (!device) return
     const result = engine.evaluate(toObservation(r, device.typeId))
     if (result.late) metrics.readingsLate.inc()
-    for (const d of result.detections) handle(d, device.customerId)
+    for (const d of result.detections) handle(d, device)
   }
 
   async function reload() {

@@ -8,6 +8,7 @@ export type DeviceProfile = {
   typeId: string
   customerId: string | null
   customerTags: string[]
+  customerTimezone: string
   model: string | null
   firmware: string | null
   secretHash: string
@@ -26,7 +27,7 @@ export function createDeviceDirectory(database: Database) {
 
   async function fetchProfile(id: string): Promise<DeviceProfile | undefined> {
     const [row] = await database.db
-      .select({ device: devices, type: deviceTypes, tags: customers.tags })
+      .select({ device: devices, type: deviceTypes, tags: customers.tags, timezone: customers.timezone })
       .from(devices)
       .innerJoin(deviceTypes, eq(devices.typeId, deviceTypes.id))
       .leftJoin(customers, eq(devices.customerId, customers.id))
@@ -34,7 +35,7 @@ export function createDeviceDirectory(database: Database) {
     if (!row) return undefined
     return {
       id: row.device.id, typeId: row.device.typeId, customerId: row.device.customerId,
-      customerTags: row.tags ?? [], model: row.device.model, firmware: row.device.firmware,
+      customerTags: row.tags ?? [], customerTimezone: row.timezone ?? 'UTC', model: row.device.model, firmware: row.device.firmware,
       secretHash: row.device.secretHash, metrics: row.type.metrics, eventCodes: row.type.eventCodes,
     }
   }

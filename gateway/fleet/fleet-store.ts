@@ -8,6 +8,7 @@ import type { DeviceDirectory } from './device-directory.js'
 import { hashSecret } from './device-secret.js'
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'use 1–64 lowercase letters, digits, "-" or "_"')
+const tag = z.string().regex(/^[a-z0-9][a-z0-9_:.-]{0,63}$/, 'tags are 1–64 lowercase letters, digits, "-", "_", "." or ":" (e.g. warranty:extended)')
 const deviceIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'use 1–64 letters, digits, ".", "-" or "_" (it becomes an MQTT topic level)')
 
 const metricSpec = z.strictObject({
@@ -30,7 +31,7 @@ export const customerInput = z.strictObject({
   name: z.string().min(1).max(200),
   locale: z.string().min(2).max(16).default('en'),
   timezone: z.string().refine(isTimeZone, { message: 'unknown IANA time zone, e.g. "Asia/Shanghai"' }).default('UTC'),
-  tags: z.array(slug).default([]),
+  tags: z.array(tag).default([]),
   channels: z.array(z.strictObject({ type: z.enum(['sms', 'email', 'push', 'wechat', 'mqtt']), address: z.string().min(1).max(320), consent: z.boolean() })).default([]),
 })
 

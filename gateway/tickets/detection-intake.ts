@@ -1,0 +1,109 @@
+import { and, desc, eq, sql } from 'drizzle-orm'
+import type { Detection } from '../../rules/detection.js'
+import type { Config } from '../config/load-config.js'
+import type { Database, Tx } from '../db/database.js'
+import { newId } from '../db/ids.js'
+import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
+import type { Metrics } from '../metrics.js'
+import { escalationDueAt, recordTicketChange, slaDueAt } from './ticket-change.js'
+import { toTicketJson, type TicketJson } from './ticket-json.js'
+import { ticketTerms } from './ticket-policy.js'
+
+export type DetectionOutcome = { action: 'opened' | 'updated' | 'reopened'; ticket: TicketJson; repeatOf: string | null } | { action: 'shadow' | 'duplicate' }
+export type Customer = { customerId: string | null; customerTags: readonly string[]; customerTimezone: string }
+
+/**
+ * Turns detections into tickets. The partial unique index `tickets_one_open` — not this code —
+ * guarantees one open ticket per (device, problem); the upsert names it as its conflict target.
+ * A problem that comes back while its ticket is resolved reopens it; after it was closed, within
+ * the repeat window, it opens a new ticket marked `repeatOf` the earlier one: the second call.
+ */
+export function createDetectionIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number; onOutbox?: () => void }) {
+  const { database, metrics, policy } = opts
+  const now = opts.now ?? Date.now
+
+  async function previousTicket(tx: Tx, d: Detection) {
+    const [last] = await tx.select().from(tickets)
+      .where(and(eq(tickets.deviceId, d.deviceId), eq(tickets.problem, d.problem)))
+      .orderBy(desc(tickets.openedAt)).limit(1).for('update')
+    return last
+  }
+
+  async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
+    const at = new Date(now())
+    const detectedAt = new Date(d.detectedAt)
+    const outcome = await database.db.transaction(async (tx): Promise<DetectionOutcome> => {
+      // Rebuilding rule state after a restart replays detections already handled: they stop here.
+      const [logged] = await tx.insert(detections)
+        .values({ ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence })
+        .onConflictDoNothing().returning({ id: detections.id })
+      if (!logged) return { action: 'duplicate' }
+      if (d.mode !== 'active') return { action: 'shadow' }
+
+      const last = await previousTicket(tx, d)
+      const fresh = {
+        lastDetectedAt: detectedAt, evidence: d.evidence, ruleVersion: d.ruleVersion, updatedAt: at,
+        predictedFailureAt: predictedFailureOf(d),
+      }
+      if (last?.status === 'resolved') {
+        const [row] = await tx.update(tickets).set({
+          ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
+        }).where(eq(tickets.id, last.id)).returning()
+        await tx.update(detections).set({ ticketId: row.id }).where(eq(detections.id, logged.id))
+        await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' })
+        return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
+      }
+      const repeatOf = last?.status === 'closed' && last.resolvedAt && at.getTime() - last.resolvedAt.getTime() <= policy.repeatWindowMs ? last.id : null
+      const terms = ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat: repeatOf !== null, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
+      const opening = { openedAt: at, slaMs: terms.slaMs, slaPausedMs: 0 }
+      const newer = sql`excluded.last_detected_at >= ${tickets.lastDetectedAt}`
+      const [row] = await tx.insert(tickets).values({
+        id: newId('tkt', at.getTime()), deviceId: d.deviceId, customerId: customer.customerId, problem: d.problem, type: d.ticketType,
+        title: d.title, severity: d.severity, priority: terms.priority, detectedAt, ruleId: d.ruleId, repeatOf, notifyCustomer: d.notifyCustomer,
+        ...opening, ...fresh,
+        slaDueAt: slaDueAt(opening, policy, customer.customerTimezone),
+        nextEscalationAt: escalationDueAt(opening, 1, policy, customer.customerTimezone),
+      }).onConflictDoUpdate({
+        target: [tickets.deviceId, tickets.problem],
+        targetWhere: OPEN_TICKET,
+        set: {
+          occurrences: sql`${tickets.occurrences} + 1`,
+          lastDetectedAt: sql`greatest(${tickets.lastDetectedAt}, excluded.last_detected_at)`,
+          // A detection that arrives out of order counts, but the newest evidence stays on top.
+          evidence: sql`case when ${newer} then excluded.evidence else ${tickets.evidence} end`,
+          ruleVersion: sql`case when ${newer} then excluded.rule_version else ${tickets.ruleVersion} end`,
+          predictedFailureAt: sql`case when ${newer} then coalesce(excluded.predicted_failure_at, ${tickets.predictedFailureAt}) else ${tickets.predictedFailureAt} end`,
+          severity: sql`case when excluded.priority < ${tickets.priority} then excluded.severity else ${tickets.severity} end`,
+          priority: sql`least(${tickets.priority}, excluded.priority)`,
+          version: sql`${tickets.version} + 1`,
+          updatedAt: at,
+        },
+      }).returning()
+      const action = row.version === 1 ? 'opened' : 'updated'
+      await tx.update(detections).set({ ticketId: row.id }).where(eq(detections.id, logged.id))
+      await recordTicketChange(tx, {
+        ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
+        changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
+        event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
+      })
+      return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
+    })
+    metrics.detections.inc({ mode: d.mode })
+    if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
+      metrics.tickets.inc({ action: outcome.action })
+      if (outcome.repeatOf) metrics.tickets.inc({ action: 'repeat' })
+      opts.onOutbox?.()
+    }
+    return outcome
+  }
+
+  return { record }
+}
+
+export type DetectionIntake = ReturnType<typeof createDetectionIntake>
+
+// Trend rules (predicted failures) carry the moment the fitted line reaches the limit.
+function predictedFailureOf(d: Detection): Date | undefined {
+  const at = (d as { predictedFailureAt?: number }).predictedFailureAt
+  return at === undefined ? undefined : new Date(at)
+}

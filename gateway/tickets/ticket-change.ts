@@ -1,0 +1,44 @@
+import type { Tx } from '../db/database.js'
+import { ticketHistory, type tickets } from '../db/schema.js'
+import { enqueueTicketEvent } from '../outbox/outbox-store.js'
+import type { WebhookEvent } from '../outbox/subscription-store.js'
+import { toTicketJson } from './ticket-json.js'
+import { addServiceTime, type Calendar } from './sla-clock.js'
+
+type TicketRow = typeof tickets.$inferSelect
+
+/**
+ * Records one change of a ticket in its history and queues its webhook, in the caller's
+ * transaction: the change, its history line and its outbox rows commit together or not at all.
+ */
+export async function recordTicketChange(tx: Tx, change: {
+  ticket: TicketRow
+  at: Date
+  actor: string
+  action: string
+  fromStatus?: string | null
+  changes?: Record<string, unknown>
+  comment?: string | null
+  event: WebhookEvent | null
+}) {
+  await tx.insert(ticketHistory).values({
+    ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
+    fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
+  })
+  if (change.event) await enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at)
+}
+
+/**
+ * When warning level `level` (1-based) falls due: that fraction of the SLA in service time on the
+ * calendar, shifted by time spent paused. Undefined past the last level.
+ */
+export function escalationDueAt(t: Pick<TicketRow, 'openedAt' | 'slaMs' | 'slaPausedMs'>, level: number, policy: { warnLevels: readonly number[]; calendar: Calendar }, timeZone: string): Date | null {
+  const fraction = policy.warnLevels[level - 1]
+  if (fraction === undefined) return null
+  return new Date(addServiceTime(t.openedAt.getTime(), fraction * t.slaMs, policy.calendar, timeZone) + t.slaPausedMs)
+}
+
+/** When the SLA is breached: its full duration in service time, shifted by time spent paused. */
+export function slaDueAt(t: Pick<TicketRow, 'openedAt' | 'slaMs' | 'slaPausedMs'>, policy: { calendar: Calendar }, timeZone: string): Date {
+  return new Date(addServiceTime(t.openedAt.getTime(), t.slaMs, policy.calendar, timeZone) + t.slaPausedMs)
+}
