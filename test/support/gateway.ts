@@ -9,7 +9,8 @@ export type TestGateway = Awaited<ReturnType<typeof startTestGateway>>
 
 /** A real gateway on ports 0: embedded aedes, and PGlite in memory or a fresh PostgreSQL database. */
 export async function startTestGateway(backend: Backend, env: Record<string, string> = {}, options: GatewayOptions = {}) {
-  const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
+  // A caller that passes DATABASE_URL keeps its database across gateways (restart tests).
+  const pg = backend === 'postgres' && !env.DATABASE_URL ? await createTestDatabaseUrl() : undefined
   const config = loadConfig({
     HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', DATA_DIR: 'memory', ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'silent', DISPATCH_POLL_MS: '200',
