@@ -86,6 +86,10 @@ export const rejections = pgTable('rejections', {
 export const rules = pgTable('rules', {
   id: text().primaryKey(),
   activeVersion: integer(),
+  // A candidate version running beside the active one on the same live data, opening nothing.
+  shadowVersion: integer(),
+  // What a rollback returns to: the version that was active before the current one.
+  previousVersion: integer(),
   createdAt: createdAt(),
   updatedAt: createdAt(),
 })
@@ -109,7 +113,11 @@ export const detections = pgTable('detections', {
   evidence: jsonb().notNull(),
   ticketId: text(),
   createdAt: createdAt(),
-}, (t) => [uniqueIndex('detections_once').on(t.ruleId, t.deviceId, t.detectedAt), index().on(t.ticketId)])
+}, (t) => [
+  uniqueIndex('detections_once').on(t.ruleId, t.ruleVersion, t.deviceId, t.detectedAt),
+  index().on(t.ticketId),
+  index().on(t.ruleId, t.createdAt),
+])
 
 export const OPEN_TICKET = sql`status not in ('resolved', 'closed')`
 

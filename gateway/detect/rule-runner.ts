@@ -64,7 +64,7 @@ export function createRuleRunner(opts: {
   }
 
   async function reload() {
-    active = await opts.ruleStore.activeRules()
+    active = await opts.ruleStore.runningRules()
     engine.setRules(active)
     log.info({ rules: active.length }, 'rules loaded')
   }

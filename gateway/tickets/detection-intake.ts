@@ -41,6 +41,11 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
       if (d.mode !== 'active') return { action: 'shadow' }
 
       const last = await previousTicket(tx, d)
+      // A replay after a restart or rule change may re-detect what the open ticket already holds.
+      if (last && last.status !== 'resolved' && last.status !== 'closed' && last.lastDetectedAt >= detectedAt) {
+        await tx.update(detections).set({ ticketId: last.id }).where(eq(detections.id, logged.id))
+        return { action: 'duplicate' }
+      }
       const fresh = {
         lastDetectedAt: detectedAt, evidence: d.evidence, ruleVersion: d.ruleVersion, updatedAt: at,
         predictedFailureAt: predictedFailureOf(d),

@@ -1,0 +1,35 @@
+/**
+ * What each KPI counts, returned with every KPI response so that ops read the same definition the
+ * SQL applies. The period is half-open: from ≤ t < to. Times are the gateway's clock (openedAt,
+ * acknowledgedAt, …), not event time.
+ */
+export const KPI_DEFINITIONS = {
+  period: 'Half-open [from, to). Each figure names the timestamp that places a ticket or contact in the period.',
+  groups: 'groupBy=rule groups by the ticket\'s ruleId, problem by its problem slug, deviceType by the type of its device. key null collects tickets with no rule (opened by a customer contact) or no device.',
+  'tickets.opened': 'Tickets whose openedAt falls in the period (the opened cohort).',
+  'tickets.proactive': 'Opened-cohort tickets with source "detection" and no linked contact recorded at or before openedAt: the gateway knew before the customer told anyone.',
+  'tickets.proactiveRate': 'proactive / opened. Complaints opened by a contact count in the denominator and never in the numerator.',
+  'tickets.repeats': 'Opened-cohort tickets with repeatOf set: the same problem came back on the same device within the repeat window after the earlier ticket was resolved and closed (the "second call").',
+  'tickets.repeatRate': 'repeats / opened.',
+  'contacts.total': 'Customer contacts whose createdAt falls in the period; grouped by the ticket each contact was linked to.',
+  'contacts.knownProblem': 'Contacts linked to a ticket that was already open when they arrived (linkage known_problem): the agent already knew why they called.',
+  'contacts.newComplaint': 'Contacts that opened a complaint ticket because nothing was open (linkage new_complaint).',
+  'contacts.knownProblemShare': 'knownProblem / total.',
+  'sla.resolved': 'Tickets now resolved or closed whose (latest) resolvedAt falls in the period (the resolved cohort). A reopened ticket counts again only when it is resolved again.',
+  'sla.met': 'Resolved-cohort tickets with resolvedAt at or before slaDueAt (slaDueAt already includes time the SLA clock was paused).',
+  'sla.attainment': 'met / resolved, overall and per ticket type in byType.',
+  'sla.escalationLevels': 'Resolved-cohort tickets by the highest warning level they had reached when resolved (0 = no warning, 1..n = the configured warning levels, the last being the breach).',
+  'responseTimes.acknowledge': 'Mean seconds from openedAt to acknowledgedAt over tickets whose acknowledgedAt falls in the period. A ticket dispatched or resolved without an acknowledgement is not counted; a second acknowledgement (after a cancelled dispatch) replaces the first.',
+  'responseTimes.dispatch': 'Mean seconds from openedAt to dispatchedAt over tickets whose dispatchedAt falls in the period.',
+  'responseTimes.resolve': 'Mean seconds from openedAt to resolvedAt over the resolved cohort.',
+  'leadTime.predicted': 'Resolved-cohort tickets that carried a predicted failure time (predictedFailureAt, from trend evidence).',
+  'leadTime.confirmed': 'Of those, the ones resolved with outcome fixed or replaced: the predicted failure was real.',
+  'leadTime.meanWarningSeconds': 'Mean seconds from openedAt to predictedFailureAt over confirmed predictions: how far ahead of the failure the customer could be served.',
+  'leadTime.meanOpenToResolveSeconds': 'Mean seconds from openedAt to resolvedAt over confirmed predictions.',
+  'leadTime.resolvedBeforePredictedFailure': 'Confirmed predictions with resolvedAt at or before predictedFailureAt: failures prevented rather than repaired.',
+  'precision.confirmed': 'Resolved-cohort tickets opened by a rule (ruleId set) with outcome fixed or replaced.',
+  'precision.noFaultFound': 'Resolved-cohort tickets opened by a rule with outcome no_fault_found: false alarms.',
+  'precision.precision': 'confirmed / (confirmed + noFaultFound). customer_declined and self_cleared outcomes say nothing about whether the rule was right and are reported but not counted.',
+  ruleVersions: 'Precision and lead time per (ruleId, ruleVersion) over the resolved cohort, whatever groupBy is: what backtests and shadow comparisons report against. ruleVersion is the version of the newest detection on the ticket.',
+  ratios: 'A ratio is null when its denominator is 0; "no tickets" is not "0 %".',
+} as const
