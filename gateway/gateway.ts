@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino'
 import type { Config } from './config/load-config.js'
 import { openDatabase } from './db/database.js'
+import { createBacktester } from './detect/backtest.js'
 import { createDetectionLog } from './detect/detection-log.js'
 import { createRuleRunner } from './detect/rule-runner.js'
 import { createRuleStore } from './detect/rule-store.js'
@@ -88,7 +89,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   await http.register(healthRoutes, { database, metrics, isReady: () => ready })
   await http.register(async (api) => {
     await api.register(fleetRoutes, { fleet })
-    await api.register(ruleRoutes, { rules: ruleStore, detections: createDetectionLog(database), onChange: runner.reload })
+    await api.register(ruleRoutes, { rules: ruleStore, detections: createDetectionLog(database), backtester: createBacktester(database, ruleStore), onChange: runner.reload })
     await api.register(ticketRoutes, { tickets: ticketStore, updater, contacts })
     await api.register(webhookRoutes, { subscriptions })
     await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })

@@ -16,7 +16,7 @@ import type { RuleStore } from './rule-store.js'
 const REBUILD_PAGE = 5000
 const MIN_LOOKBACK_MS = 3_600_000
 
-type Stamped = Pick<CommittedReading, 'deviceId' | 'kind' | 'ts' | 'seq' | 'metrics' | 'state' | 'code' | 'detail'>
+type Stamped = Pick<CommittedReading, 'deviceId' | 'ts' | 'seq' | 'metrics' | 'state' | 'code' | 'detail'> & { kind: string }
 
 export function toObservation(r: Stamped, deviceType: string): Observation {
   const base = { deviceId: r.deviceId, deviceType, ts: r.ts.getTime(), ...(r.seq !== null ? { seq: r.seq } : {}) }
@@ -80,7 +80,7 @@ export function createRuleRunner(opts: {
         .orderBy(asc(readings.ts), asc(readings.id)).limit(REBUILD_PAGE)
       for (const r of page) {
         if (!directory.peek(r.deviceId)) await directory.get(r.deviceId)
-        evaluate(r as Stamped)
+        evaluate(r)
       }
       replayed += page.length
       if (page.length < REBUILD_PAGE) break

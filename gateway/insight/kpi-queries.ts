@@ -23,9 +23,14 @@ function grouping(groupBy: KpiGroup | undefined, extra: SQL[] = []) {
   }
 }
 
-const within = (column: SQL, p: Period) => sql`(${column} >= ${at(p.from)} and ${column} < ${at(p.to)})`
+export const within = (column: SQL, p: Period) => sql`(${column} >= ${at(p.from)} and ${column} < ${at(p.to)})`
 const seconds = (later: SQL, earlier: SQL) => sql`extract(epoch from (${later} - ${earlier}))`
 const CONFIRMED = sql`t.outcome in ('fixed', 'replaced')`
+
+/** Opened by a detection before any customer contact about it. */
+export const PROACTIVE = sql`(t.source = 'detection' and not exists (
+  select 1 from contacts c where c.ticket_id = t.id and c.created_at <= t.opened_at
+))`
 
 /** The resolved cohort: resolved or closed now, latest resolution in the period. */
 export const resolvedIn = (p: Period) => sql`(t.status in ('resolved', 'closed') and ${within(sql`t.resolved_at`, p)})`
@@ -35,9 +40,7 @@ export function queryOpened(database: Database, p: Period, groupBy?: KpiGroup) {
   const g = grouping(groupBy)
   return database.query<OpenedRow>(sql`
     select ${g.select}, count(*)::int as opened,
-      count(*) filter (where t.source = 'detection' and not exists (
-        select 1 from contacts c where c.ticket_id = t.id and c.created_at <= t.opened_at
-      ))::int as proactive,
+      count(*) filter (where ${PROACTIVE})::int as proactive,
       count(*) filter (where t.repeat_of is not null)::int as repeats
     from tickets t left join devices d on d.id = t.device_id
     where ${within(sql`t.opened_at`, p)}

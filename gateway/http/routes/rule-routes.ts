@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { backtestInput, type createBacktester } from '../../detect/backtest.js'
 import type { DetectionLog } from '../../detect/detection-log.js'
 import type { RuleStore } from '../../detect/rule-store.js'
 
@@ -10,7 +11,7 @@ const ruleDocument = z.record(z.string(), z.unknown()).describe('A rule document
 const idParams = z.object({ id: z.string() })
 const period = { from: z.iso.datetime({ offset: true }).optional(), to: z.iso.datetime({ offset: true }).optional() }
 
-export const ruleRoutes: FastifyPluginAsyncZod<{ rules: RuleStore; detections: DetectionLog; onChange(): Promise<void> }> = async (app, { rules, detections, onChange }) => {
+export const ruleRoutes: FastifyPluginAsyncZod<{ rules: RuleStore; detections: DetectionLog; backtester: ReturnType<typeof createBacktester>; onChange(): Promise<void> }> = async (app, { rules, detections, backtester, onChange }) => {
   app.post('/rules', {
     config: { roles: WRITE },
     schema: { tags: ['rules'], summary: 'Save a rule as a new version: active/disabled documents become active, shadow documents run beside it', body: ruleDocument },
@@ -23,6 +24,14 @@ export const ruleRoutes: FastifyPluginAsyncZod<{ rules: RuleStore; detections: D
     config: { roles: WRITE },
     schema: { tags: ['rules'], summary: 'Check a rule document without saving it', body: ruleDocument },
   }, (req) => rules.validate(req.body))
+  app.post('/rules/backtest', {
+    config: { roles: WRITE },
+    schema: {
+      tags: ['rules'],
+      summary: 'Replay stored readings through draft or stored rules: detections, would-be tickets, precision and lead time against real outcomes',
+      body: backtestInput,
+    },
+  }, (req) => backtester.run(req.body))
   app.get('/rules', { config: { roles: READ }, schema: { tags: ['rules'] } }, () => rules.list())
   app.get('/rules/:id', { config: { roles: READ }, schema: { tags: ['rules'], summary: 'A rule with its version list', params: idParams } }, (req) => rules.get(req.params.id))
   app.get('/rules/:id/diff', {
