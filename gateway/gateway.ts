@@ -11,6 +11,7 @@ import { createHttpServer } from './http/http-server.js'
 import { deliveryRoutes } from './http/routes/delivery-routes.js'
 import { fleetRoutes } from './http/routes/fleet-routes.js'
 import { healthRoutes } from './http/routes/health-routes.js'
+import { insightRoutes } from './http/routes/insight-routes.js'
 import { rejectionRoutes } from './http/routes/rejection-routes.js'
 import { ruleRoutes } from './http/routes/rule-routes.js'
 import { ticketRoutes } from './http/routes/ticket-routes.js'
@@ -21,6 +22,7 @@ import { createIngest } from './ingest/ingest.js'
 import { startMqttBroker, type MqttBroker } from './ingest/mqtt-broker.js'
 import { startMqttSubscriber } from './ingest/mqtt-subscriber.js'
 import { createReadingWriter } from './ingest/reading-writer.js'
+import { registerKpiGauges } from './insight/kpi-gauges.js'
 import { createMetrics } from './metrics.js'
 import { createDispatcher } from './outbox/dispatcher.js'
 import { createOutboxStore } from './outbox/outbox-store.js'
@@ -84,6 +86,8 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   await runner.reload()
   await runner.rebuild()
 
+  registerKpiGauges(metrics.registry, database, now)
+
   let ready = false
   const http = await createHttpServer({ log, metrics, tokens })
   await http.register(healthRoutes, { database, metrics, isReady: () => ready })
@@ -94,6 +98,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     await api.register(webhookRoutes, { subscriptions })
     await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })
     await api.register(rejectionRoutes, { database })
+    await api.register(insightRoutes, { database, policy: config.tickets, now })
     await api.register(tokenRoutes, { tokens })
   }, { prefix: '/api/v1' })
   await http.ready()

@@ -169,6 +169,9 @@ export const tickets = pgTable('tickets', {
   index().on(t.status),
   index().on(t.deviceId, t.problem, t.openedAt),
   index('tickets_escalation_due').on(t.nextEscalationAt).where(sql`next_escalation_at is not null`),
+  // KPI periods select tickets by when they opened and when they were resolved.
+  index().on(t.openedAt),
+  index().on(t.resolvedAt),
 ])
 
 // Every change to a ticket: who, when, what. The CRM's view of the ticket's life.

@@ -51,7 +51,9 @@ export function createTicketUpdater(opts: { database: Database; metrics: Metrics
     const open = (to ?? row.status) !== 'resolved' && (to ?? row.status) !== 'closed'
     if (to) {
       put('status', to)
-      if (to in STATUS_STAMP) set[STATUS_STAMP[to as keyof typeof STATUS_STAMP]] = at
+      // The first acknowledgement and dispatch count for KPIs; resolving and closing again restamp.
+      const stamp = STATUS_STAMP[to as keyof typeof STATUS_STAMP]
+      if (stamp && (row[stamp] === null || to === 'resolved' || to === 'closed')) set[stamp] = at
       if (to === 'reopened') set.outcome = null
     }
     let { slaPausedMs, slaPausedAt } = row
