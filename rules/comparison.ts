@@ -37,3 +37,14 @@ export function findOverlap(a: Comparison, b: Comparison): number | undefined {
 export function describeComparison(c: Comparison): string {
   return `${c.op} ${c.value}`;
 }
+
+// Slopes, means and spreads come out of floating-point arithmetic: a line through exact points
+// may have a slope of 1.9999999999999998. Within a relative 1e-9 of the limit a computed value
+// counts as equal to it, so "exactly at the limit" behaves as it does for raw readings.
+const COMPUTED_TOLERANCE = 1e-9;
+
+/** `compare` for values the engine computed rather than read. */
+export function compareComputed(op: ComparisonOp, actual: number, limit: number): boolean {
+  const close = Math.abs(actual - limit) <= COMPUTED_TOLERANCE * Math.max(1, Math.abs(limit));
+  return compare(op, close ? limit : actual, limit);
+}

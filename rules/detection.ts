@@ -1,28 +1,14 @@
 import { z } from "zod";
-import { comparisonOpSchema, severitySchema, ticketTypeSchema } from "./rule-schema.js";
+import { evidenceSchema, predictedFailureOf } from "./evidence.js";
+import type { DetectedDevice, RuleSlot } from "./rule-slot.js";
+import { severitySchema, ticketTypeSchema } from "./rule-schema.js";
 
-// Evidence is stored on the ticket and sent to CRMs as-is, so it holds only JSON values:
-// numbers in epoch ms, no Dates, no Maps.
-export const thresholdEvidenceSchema = z.object({
-  kind: z.literal("threshold"),
-  metric: z.string(),
-  op: comparisonOpSchema,
-  limit: z.number(),
-  /** The reading that completed the detection. */
-  value: z.number(),
-  /** Event time of the first reading of the unbroken run of holding readings. */
-  since: z.number(),
-  heldMs: z.number(),
-  /** Holding readings in the run up to and including the one that fired. */
-  readings: z.number().int(),
-  min: z.number(),
-  max: z.number(),
-});
-export type ThresholdEvidence = z.infer<typeof thresholdEvidenceSchema>;
-
-// Grows one member per condition kind, in step with conditionSchema.
-export const evidenceSchema = z.discriminatedUnion("kind", [thresholdEvidenceSchema]);
-export type Evidence = z.infer<typeof evidenceSchema>;
+export {
+  evidenceSchema,
+  thresholdEvidenceSchema,
+  type Evidence,
+  type ThresholdEvidence,
+} from "./evidence.js";
 
 export const detectionSchema = z.object({
   ruleId: z.string(),
@@ -34,10 +20,42 @@ export const detectionSchema = z.object({
   problem: z.string(),
   ticketType: ticketTypeSchema,
   title: z.string(),
+  /** The rule's severity, or that of the first per-customer override matching the device. */
   severity: severitySchema,
   notifyCustomer: z.boolean(),
-  /** Event time (`ts`) of the observation that completed the detection, not the wall clock. */
+  /**
+   * Event time at which the condition started to hold: the `ts` of the observation that completed
+   * it, or for `absence` the moment the silence reached `for`. Never the wall clock.
+   */
   detectedAt: z.number(),
+  /**
+   * Epoch ms when a trend's fitted line reaches its limit: present when the evidence holds a
+   * trend (the earliest one, if an all/any holds several), absent otherwise.
+   */
+  predictedFailureAt: z.number().optional(),
   evidence: evidenceSchema,
 });
 export type Detection = z.infer<typeof detectionSchema>;
+
+/** Built only when a rule fires: evidence is assembled from the state on demand. */
+export function toDetection(slot: RuleSlot, device: DetectedDevice, detectedAt: number): Detection {
+  const { rule, version, variants } = slot.compiled;
+  const variant = variants[slot.variant]!;
+  const evidence = variant.evaluator.evidence(slot.state);
+  const predictedFailureAt = predictedFailureOf(evidence);
+  return {
+    ruleId: rule.id,
+    ruleVersion: version,
+    mode: rule.mode === "shadow" ? "shadow" : "active",
+    deviceId: device.id,
+    deviceType: device.type,
+    problem: rule.ticket.problem,
+    ticketType: rule.ticket.type,
+    title: rule.ticket.title,
+    severity: variant.severity,
+    notifyCustomer: rule.notifyCustomer,
+    detectedAt,
+    ...(predictedFailureAt === undefined ? {} : { predictedFailureAt }),
+    evidence,
+  };
+}

@@ -30,7 +30,10 @@ function toMilliseconds(input: unknown): number | undefined {
  * The input side stays `string | number` so JSON Schema generated from rule documents is honest.
  */
 export const durationSchema = z
-  .union([z.string(), z.number()], { error: DURATION_MESSAGE })
+  .union([z.string(), z.number()], {
+    // Same wording as every other missing field, rather than a format hint for nothing.
+    error: (issue) => (issue.input === undefined ? "is required" : DURATION_MESSAGE),
+  })
   .transform((input, ctx) => {
     const ms = toMilliseconds(input);
     if (ms === undefined) {
@@ -41,6 +44,11 @@ export const durationSchema = z
   });
 
 export type Duration = z.output<typeof durationSchema>;
+
+/** Windows, horizons and silences: one of 0 ms would hold nothing, so it is refused rather than run. */
+export const positiveDurationSchema = durationSchema.refine((ms) => ms > 0, {
+  error: "must be longer than 0",
+});
 
 /** For durations written in code or config; rule documents go through `durationSchema` instead. */
 export function parseDuration(input: string | number): number {

@@ -1,23 +1,31 @@
 import { compileRule, isCompiledRule, type CompiledRule, type RuleInput } from "./compile-rule.js";
-import type { Detection, Evidence } from "./detection.js";
+import { createDeadlineHeap } from "./deadline-heap.js";
+import { toDetection, type Detection } from "./detection.js";
+import {
+  createDeviceState,
+  insertInOrder,
+  noteDevice,
+  selectRules,
+  wakeTime,
+  type DeviceState,
+} from "./device-state.js";
 import type { Observation } from "./observation.js";
+import { catchUpSlot, stepSlot } from "./rule-slot.js";
 
 export type RuleEngineOptions = {
   /**
-   * How far behind the newest event time seen for a device an observation may be and still be
-   * evaluated. 0 (the default) evaluates only observations in event-time order; within a
-   * non-zero allowance observations are evaluated in arrival order, not re-sorted.
+   * How far behind the newest event time seen for a device an observation may arrive and still
+   * be evaluated. Observations are held in a per-device reorder buffer and evaluated in `ts`
+   * order once the device's newest event time is `allowedLatenessMs` past them (or a watermark
+   * given to `advanceTo` passes them). That is the latency it adds: a detection comes
+   * `allowedLatenessMs` of the device's own event time late. 0 (the default) evaluates at once
+   * and flags anything older than the newest `ts` as late.
    */
   allowedLatenessMs?: number;
 };
 
+/** `late`: the observation was too old to place in order and was not evaluated. */
 export type EvaluationResult = { detections: Detection[]; late: boolean };
-
-type DeviceState = {
-  maxTs: number;
-  /** Condition state by rule key; only keys of the current rule set survive `setRules`. */
-  rules: Map<string, unknown>;
-};
 
 export type RuleEngine = ReturnType<typeof createRuleEngine>;
 
@@ -27,50 +35,108 @@ export function createRuleEngine(
 ) {
   const allowedLatenessMs = options.allowedLatenessMs ?? 0;
   const devices = new Map<string, DeviceState>();
+  const wakeups = createDeadlineHeap<DeviceState>();
   let rulesByType = indexByDeviceType(rules);
+  let epoch = 0;
+
+  function apply(device: DeviceState, observation: Observation, out: Detection[]): void {
+    if (device.epoch !== epoch) selectRules(device, rulesByType.get(device.type) ?? [], epoch);
+    // Time passes before the observation lands: a silence that ended with it still happened.
+    for (const slot of device.timed) catchUpSlot(slot, observation.ts, device, out);
+    for (const slot of device.slots) {
+      if (stepSlot(slot, observation)) out.push(toDetection(slot, device, observation.ts));
+    }
+    device.releasedTs = observation.ts;
+  }
+
+  function release(device: DeviceState, upTo: number, out: Detection[]): void {
+    while (device.pending.length > 0 && device.pending[0]!.ts <= upTo) {
+      apply(device, device.pending.shift()!, out);
+    }
+  }
 
   function evaluate(observation: Observation): EvaluationResult {
     let device = devices.get(observation.deviceId);
-    if (device && observation.ts < device.maxTs - allowedLatenessMs) {
-      // Too late to apply without rewriting history the windows have already moved past;
-      // the caller decides whether to count or store it.
+    // Too late to apply without rewriting history the windows have already moved past;
+    // the caller decides whether to count or store it.
+    if (device && (observation.ts < device.maxTs - allowedLatenessMs || observation.ts < device.releasedTs)) {
       return { detections: [], late: true };
     }
     if (!device) {
-      device = { maxTs: observation.ts, rules: new Map() };
+      device = createDeviceState(observation);
       devices.set(observation.deviceId, device);
-    } else {
-      device.maxTs = Math.max(device.maxTs, observation.ts);
     }
-
+    noteDevice(device, observation);
+    device.maxTs = Math.max(device.maxTs, observation.ts);
     const detections: Detection[] = [];
-    for (const compiled of rulesByType.get(observation.deviceType) ?? []) {
-      let state = device.rules.get(compiled.key);
-      if (state === undefined) {
-        state = compiled.evaluator.initialState();
-        device.rules.set(compiled.key, state);
-      }
-      const evidence = compiled.evaluator.step(state, observation);
-      if (evidence) detections.push(toDetection(compiled, observation, evidence));
+    const releaseUpTo = device.maxTs - allowedLatenessMs;
+    if (device.pending.length === 0 && observation.ts <= releaseUpTo) {
+      apply(device, observation, detections);
+    } else {
+      insertInOrder(device.pending, observation);
+      release(device, releaseUpTo, detections);
     }
+    wakeups.schedule(device, wakeTime(device));
     return { detections, late: false };
+  }
+
+  /**
+   * Moves the engine's clock to `watermark` without data: observations buffered for lateness up
+   * to it are evaluated, and timed conditions (`absence`) fire at the event time they reached
+   * their limit. Live, pass the wall clock minus the transport delay you tolerate; in a backtest
+   * or replay, a watermark from the stream (newest `ts` seen minus the lateness). The watermark
+   * promises that nothing older will still be evaluated; a device whose observations are delayed
+   * beyond it may be reported silent before its data arrives. Costs O(k log n) for k devices due.
+   */
+  function advanceTo(watermark: number): Detection[] {
+    const detections: Detection[] = [];
+    for (const device of wakeups.popDue(watermark)) {
+      release(device, watermark, detections);
+      if (device.epoch !== epoch) selectRules(device, rulesByType.get(device.type) ?? [], epoch);
+      for (const slot of device.timed) catchUpSlot(slot, watermark, device, detections);
+      wakeups.schedule(device, wakeTime(device));
+    }
+    return detections;
   }
 
   function setRules(next: readonly (CompiledRule | RuleInput)[]): void {
     rulesByType = indexByDeviceType(next);
+    epoch += 1;
     const live = new Set([...rulesByType.values()].flat().map((r) => r.key));
     for (const device of devices.values()) {
-      for (const key of device.rules.keys()) {
-        if (!live.has(key)) device.rules.delete(key);
+      for (const key of device.kept.keys()) {
+        if (!live.has(key)) device.kept.delete(key);
       }
+      // Chosen now rather than at the next observation, so a new absence rule starts watching a
+      // device that never reports again.
+      selectRules(device, rulesByType.get(device.type) ?? [], epoch);
+      wakeups.schedule(device, wakeTime(device));
     }
   }
 
   return {
     evaluate,
+    advanceTo,
     setRules,
+    /**
+     * Restarts a device's rule state: all of it, or only the rules behind `problem`. After a
+     * repair (a ticket resolved `fixed` or `replaced`, a maintenance event) windows, baselines
+     * and latches learn afresh instead of firing on pre-repair history. The device's event time
+     * is kept, so nothing older than what it already evaluated is accepted afterwards.
+     */
+    resetRules(deviceId: string, problem?: string): void {
+      const device = devices.get(deviceId);
+      if (!device) return;
+      for (const [key, slot] of device.kept) {
+        if (problem === undefined || slot.compiled.rule.ticket.problem === problem) device.kept.delete(key);
+      }
+      selectRules(device, rulesByType.get(device.type) ?? [], epoch);
+      wakeups.schedule(device, wakeTime(device));
+    },
     /** Forget a device, e.g. when it moves to another gateway instance or is deregistered. */
     resetDevice(deviceId: string): void {
+      const device = devices.get(deviceId);
+      if (device) wakeups.remove(device);
       devices.delete(deviceId);
     },
     deviceCount(): number {
@@ -95,26 +161,4 @@ function indexByDeviceType(
     byType.set(compiled.rule.deviceType, forType);
   }
   return byType;
-}
-
-function toDetection(
-  compiled: CompiledRule,
-  observation: Observation,
-  evidence: Evidence,
-): Detection {
-  const { rule } = compiled;
-  return {
-    ruleId: rule.id,
-    ruleVersion: compiled.version,
-    mode: rule.mode === "shadow" ? "shadow" : "active",
-    deviceId: observation.deviceId,
-    deviceType: observation.deviceType,
-    problem: rule.ticket.problem,
-    ticketType: rule.ticket.type,
-    title: rule.ticket.title,
-    severity: rule.severity,
-    notifyCustomer: rule.notifyCustomer,
-    detectedAt: observation.ts,
-    evidence,
-  };
 }

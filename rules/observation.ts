@@ -4,10 +4,22 @@ import { z } from "zod";
 // so the engine compares plain numbers and never reads the wall clock.
 const eventTimeSchema = z.number().nonnegative();
 
+/**
+ * What rule selectors and per-customer overrides look at. Optional, so callers that only know
+ * the device type keep working; the engine remembers the latest one it was given per device.
+ */
+export const deviceInfoSchema = z.object({
+  model: z.string().optional(),
+  firmware: z.string().optional(),
+  customerTags: z.array(z.string()).optional(),
+});
+export type DeviceInfo = z.infer<typeof deviceInfoSchema>;
+
 const deviceFields = {
   deviceId: z.string().min(1),
   deviceType: z.string().min(1),
   ts: eventTimeSchema,
+  device: deviceInfoSchema.optional(),
 };
 
 export const telemetryObservationSchema = z.object({

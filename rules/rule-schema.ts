@@ -1,5 +1,17 @@
 import { z } from "zod";
-import { durationSchema } from "./duration.js";
+import { conditionSchema, type Condition } from "./condition-schema.js";
+
+export {
+  COMPARISON_OPS,
+  CONDITION_KINDS,
+  comparisonOpSchema,
+  conditionSchema,
+  thresholdConditionSchema,
+  type ComparisonOp,
+  type Condition,
+  type ConditionKind,
+  type ThresholdCondition,
+} from "./condition-schema.js";
 
 const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
@@ -11,49 +23,7 @@ const slugSchema = z
   });
 
 const nonEmptySchema = z.string().min(1, { error: "must not be empty" });
-
-export const COMPARISON_OPS = [">", ">=", "<", "<=", "==", "!="] as const;
-export const comparisonOpSchema = z.enum(COMPARISON_OPS, {
-  error: `expected one of ${COMPARISON_OPS.join(" ")}`,
-});
-export type ComparisonOp = z.infer<typeof comparisonOpSchema>;
-
-// Strict objects everywhere: a misspelt optional key ("fro": "10m") must be reported, not dropped,
-// or the rule silently fires without its duration.
-export const thresholdConditionSchema = z.strictObject({
-  kind: z.literal("threshold"),
-  metric: nonEmptySchema,
-  op: comparisonOpSchema,
-  value: z.number(),
-  for: durationSchema.optional(),
-  clear: z
-    .strictObject({
-      op: comparisonOpSchema,
-      value: z.number(),
-      for: durationSchema.optional(),
-    })
-    .optional(),
-});
-export type ThresholdCondition = z.infer<typeof thresholdConditionSchema>;
-
-// One member per condition kind the engine can evaluate; a kind is added here only together with
-// its evaluator (see compile-rule.ts), so a stored rule can never be accepted and then ignored.
-const CONDITION_MEMBERS = [thresholdConditionSchema] as const;
-export const CONDITION_KINDS = CONDITION_MEMBERS.map((m) => m.shape.kind.value);
-
-export const conditionSchema = z.discriminatedUnion("kind", CONDITION_MEMBERS, {
-  error: (issue) => {
-    if (issue.code !== "invalid_union") return undefined;
-    const input = issue.input as { kind?: unknown } | undefined;
-    const kind = input && typeof input === "object" ? input.kind : undefined;
-    const expected = `expected one of ${CONDITION_KINDS.join(", ")}`;
-    return kind === undefined
-      ? `missing condition kind; ${expected}`
-      : `unknown condition kind ${JSON.stringify(kind)}; ${expected}`;
-  },
-});
-export type Condition = z.infer<typeof conditionSchema>;
-export type ConditionKind = Condition["kind"];
+const patternsSchema = z.array(nonEmptySchema).min(1, { error: "must list at least one entry" });
 
 export const SEVERITIES = ["info", "minor", "major", "critical"] as const;
 export const severitySchema = z.enum(SEVERITIES);
@@ -67,21 +37,58 @@ export const RULE_MODES = ["active", "shadow", "disabled"] as const;
 export const ruleModeSchema = z.enum(RULE_MODES);
 export type RuleMode = z.infer<typeof ruleModeSchema>;
 
-export const ruleDocumentSchema = z.strictObject({
-  id: slugSchema,
-  name: nonEmptySchema,
-  description: z.string().optional(),
-  deviceType: nonEmptySchema,
-  when: conditionSchema,
-  severity: severitySchema,
-  ticket: z.strictObject({
-    problem: slugSchema,
-    type: ticketTypeSchema.default("service"),
-    title: nonEmptySchema,
-  }),
-  notifyCustomer: z.boolean().default(false),
-  mode: ruleModeSchema.default("active"),
+/**
+ * Which devices of `deviceType` a rule watches. Fields combine with AND, the entries of one field
+ * with OR; `models` and `firmware` are globs (`*` any run of characters, `?` one). A device whose
+ * observations do not say its model, firmware or tags is not selected by a rule that asks.
+ */
+export const selectSchema = z.strictObject({
+  models: patternsSchema.optional(),
+  firmware: patternsSchema.optional(),
+  customerTags: patternsSchema.optional(),
 });
+export type RuleSelect = z.infer<typeof selectSchema>;
+
+/**
+ * A tighter limit or a higher severity for customers carrying any of `tags` (a VIP's fridge, an
+ * elderly household's heater). The first matching override wins. Tags are free-form. `value`
+ * replaces the condition's top-level `value`, so only kinds with one can take it: threshold,
+ * rate (per hour), trend (the limit) and aggregate; severity works for every kind.
+ */
+export const overrideSchema = z.strictObject({
+  tags: patternsSchema,
+  value: z.number().optional(),
+  severity: severitySchema.optional(),
+});
+export type RuleOverride = z.infer<typeof overrideSchema>;
+
+// A trend predicts a failure with a date; anything else reports one that is already there.
+function defaultTicketType(when: Condition): TicketType {
+  return when.kind === "trend" ? "predicted_failure" : "service";
+}
+
+export const ruleDocumentSchema = z
+  .strictObject({
+    id: slugSchema,
+    name: nonEmptySchema,
+    description: z.string().optional(),
+    deviceType: nonEmptySchema,
+    select: selectSchema.optional(),
+    when: conditionSchema,
+    severity: severitySchema,
+    overrides: z.array(overrideSchema).max(20, { error: "must list at most 20 overrides" }).optional(),
+    ticket: z.strictObject({
+      problem: slugSchema,
+      type: ticketTypeSchema.optional(),
+      title: nonEmptySchema,
+    }),
+    notifyCustomer: z.boolean().default(false),
+    mode: ruleModeSchema.default("active"),
+  })
+  .transform((doc) => ({
+    ...doc,
+    ticket: { ...doc.ticket, type: doc.ticket.type ?? defaultTicketType(doc.when) },
+  }));
 
 /** A validated rule: durations are milliseconds, defaults filled in. */
 export type RuleDocument = z.output<typeof ruleDocumentSchema>;

@@ -18,6 +18,9 @@ export type ThresholdState = {
   max: number;
   /** Event time since which the clear condition has held unbroken (only while latched). */
   clearSince: number | undefined;
+  /** The reading that latched, for evidence asked for later by a composite. */
+  firedValue: number;
+  firedAt: number;
 };
 
 function startRun(state: ThresholdState): void {
@@ -30,7 +33,7 @@ function startRun(state: ThresholdState): void {
 
 export function createThresholdEvaluator(
   condition: ThresholdCondition,
-): ConditionEvaluator<ThresholdState> {
+): ConditionEvaluator<ThresholdState, ThresholdEvidence> {
   const forMs = condition.for ?? 0;
   const { clear } = condition;
 
@@ -56,17 +59,21 @@ export function createThresholdEvaluator(
         min: 0,
         max: 0,
         clearSince: undefined,
+        firedValue: 0,
+        firedAt: 0,
       };
       startRun(state);
       return state;
     },
 
-    step(state, observation: Observation): ThresholdEvidence | undefined {
-      if (observation.kind !== "telemetry") return undefined;
+    // Holds from the reading that completes `for` until the latch re-arms: with `clear`, that is
+    // hysteresis in the level a composite sees, not only in when the rule fires.
+    step(state, observation: Observation): boolean {
+      if (observation.kind !== "telemetry") return state.latched;
       const value = observation.metrics[condition.metric];
       // Readings that do not carry the metric (another program phase, a partial report) neither
       // extend nor break a run.
-      if (typeof value !== "number") return undefined;
+      if (typeof value !== "number") return state.latched;
       const { ts } = observation;
 
       if (state.latched) {
@@ -76,30 +83,36 @@ export function createThresholdEvaluator(
           state.latched = false;
           startRun(state);
         }
-        return undefined;
+        return state.latched;
       }
 
       if (!compare(condition.op, value, condition.value)) {
         startRun(state);
-        return undefined;
+        return false;
       }
 
       state.since ??= ts;
       state.readings += 1;
       state.min = Math.min(state.min, value);
       state.max = Math.max(state.max, value);
-      const heldMs = ts - state.since;
-      if (heldMs < forMs) return undefined;
+      if (ts - state.since < forMs) return false;
 
       state.latched = true;
+      state.firedValue = value;
+      state.firedAt = ts;
+      return true;
+    },
+
+    evidence(state): ThresholdEvidence {
+      const since = state.since ?? state.firedAt;
       return {
         kind: "threshold",
         metric: condition.metric,
         op: condition.op,
         limit: condition.value,
-        value,
-        since: state.since,
-        heldMs,
+        value: state.firedValue,
+        since,
+        heldMs: state.firedAt - since,
         readings: state.readings,
         min: state.min,
         max: state.max,

@@ -1,4 +1,5 @@
 import type { Detection } from "../../rules/detection.js";
+import { createRuleEngine } from "../../rules/engine.js";
 import type { Observation } from "../../rules/observation.js";
 import { ruleDocumentSchema, type RuleDocument, type RuleDocumentInput } from "../../rules/rule-schema.js";
 
@@ -55,3 +56,53 @@ export function summarize(d: Detection) {
     max,
   };
 }
+
+type DeviceOptions = { deviceId?: string; deviceType?: string; device?: Observation["device"] };
+
+/** Any rule for the washer, parsed through the real schema; `when` is given whole. */
+export function washerRuleWith(
+  when: Record<string, unknown>,
+  overrides: Partial<Omit<RuleDocumentInput, "when">> & Record<string, unknown> = {},
+): RuleDocument {
+  return ruleDocumentSchema.parse({
+    id: "washer-rule",
+    name: "Washer rule",
+    deviceType: "washer",
+    severity: "major",
+    ticket: { problem: "washer-problem", title: "Washer problem" },
+    ...overrides,
+    when,
+  });
+}
+
+export function reading(
+  minutes: number,
+  metrics: Record<string, number>,
+  { deviceId = "wm-0001", deviceType = "washer", device }: DeviceOptions = {},
+): Observation {
+  return { kind: "telemetry", deviceId, deviceType, ts: at(minutes), metrics, ...(device ? { device } : {}) };
+}
+
+export function event(minutes: number, code: string, { deviceId = "wm-0001", deviceType = "washer" }: DeviceOptions = {}): Observation {
+  return { kind: "event", deviceId, deviceType, ts: at(minutes), code };
+}
+
+export function status(
+  minutes: number,
+  value: "online" | "offline" | "powered_off",
+  { deviceId = "wm-0001", deviceType = "washer" }: DeviceOptions = {},
+): Observation {
+  return { kind: "status", deviceId, deviceType, ts: at(minutes), status: value };
+}
+
+/** Feeds observations one by one and returns every detection, as the gateway would see them. */
+export function run(rules: RuleDocument[], observations: Observation[], options: { allowedLatenessMs?: number } = {}) {
+  const engine = createRuleEngine(
+    rules.map((rule) => ({ rule, version: 1 })),
+    options,
+  );
+  return observations.flatMap((o) => engine.evaluate(o).detections);
+}
+
+/** When each detection happened, in minutes after T0. */
+export const minutesOf = (detections: Detection[]) => detections.map((d) => (d.detectedAt - T0) / MINUTE);

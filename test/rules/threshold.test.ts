@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { compare } from "../../rules/comparison.js";
 import { createRuleEngine } from "../../rules/engine.js";
 import type { Observation } from "../../rules/observation.js";
-import type { ComparisonOp, RuleDocument } from "../../rules/rule-schema.js";
+import { thresholdConditionSchema, type ComparisonOp, type RuleDocument } from "../../rules/rule-schema.js";
 import { createThresholdEvaluator } from "../../rules/threshold-evaluator.js";
 import { at, drain, otherMetric, summarize, washerRule } from "./fixtures.js";
 
@@ -132,7 +132,9 @@ describe("threshold rules", () => {
   });
 
   it("keeps a fixed-size state however many readings arrive", () => {
-    const evaluator = createThresholdEvaluator(washerRule({ when: { for: "7d" } }).when);
+    const evaluator = createThresholdEvaluator(
+      thresholdConditionSchema.parse({ kind: "threshold", metric: "drain_time_s", op: ">", value: 120, for: "7d" }),
+    );
     const state = evaluator.initialState();
     const shapeAfter = (n: number, from: number) => {
       for (let i = from; i < from + n; i++) evaluator.step(state, drain(i, 130 + (i % 7)));

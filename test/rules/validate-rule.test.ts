@@ -93,7 +93,7 @@ describe("validateRule", () => {
   it("rejects an unknown condition kind and still checks its metric", () => {
     const problems = problemsOf({ ...goodRule, when: { kind: "treshold", metric: "spin_rmp" } });
     expect(problems).toEqual([
-      { path: "when.kind", message: 'unknown condition kind "treshold"; expected one of threshold' },
+      { path: "when.kind", message: 'unknown condition kind "treshold"; did you mean threshold?' },
       { path: "when.metric", message: 'unknown metric "spin_rmp" for device type washer; did you mean spin_rpm?' },
     ]);
   });
