@@ -59,3 +59,31 @@ export function toDetection(slot: RuleSlot, device: DetectedDevice, detectedAt: 
     evidence,
   };
 }
+
+/**
+ * A rule stopped holding for a device: the problem cleared (for a threshold with `clear`, the
+ * clear condition has held for `clear.for`). The gateway may resolve an undispatched ticket.
+ */
+export type Clearance = {
+  ruleId: string;
+  ruleVersion: number;
+  mode: "active" | "shadow";
+  deviceId: string;
+  problem: string;
+  selfClear: boolean;
+  /** Event time of the observation (or clock) at which the rule stopped holding. */
+  clearedAt: number;
+};
+
+export function toClearance(slot: RuleSlot, device: DetectedDevice, clearedAt: number): Clearance {
+  const { rule, version } = slot.compiled;
+  return {
+    ruleId: rule.id,
+    ruleVersion: version,
+    mode: rule.mode === "shadow" ? "shadow" : "active",
+    deviceId: device.id,
+    problem: rule.ticket.problem,
+    selfClear: rule.ticket.selfClear,
+    clearedAt,
+  };
+}

@@ -1,6 +1,6 @@
 import { compileRule, isCompiledRule, type CompiledRule, type RuleInput } from "./compile-rule.js";
 import { createDeadlineHeap } from "./deadline-heap.js";
-import { toDetection, type Detection } from "./detection.js";
+import { toClearance, toDetection, type Clearance, type Detection } from "./detection.js";
 import {
   createDeviceState,
   insertInOrder,
@@ -24,8 +24,11 @@ export type RuleEngineOptions = {
   allowedLatenessMs?: number;
 };
 
-/** `late`: the observation was too old to place in order and was not evaluated. */
-export type EvaluationResult = { detections: Detection[]; late: boolean };
+/**
+ * `late`: the observation was too old to place in order and was not evaluated. `cleared`: rules
+ * that stopped holding for the device with this observation (see `Clearance`).
+ */
+export type EvaluationResult = { detections: Detection[]; late: boolean; cleared: Clearance[] };
 
 export type RuleEngine = ReturnType<typeof createRuleEngine>;
 
@@ -38,13 +41,17 @@ export function createRuleEngine(
   const wakeups = createDeadlineHeap<DeviceState>();
   let rulesByType = indexByDeviceType(rules);
   let epoch = 0;
+  // Falling edges found while applying observations, handed out by `evaluate` or `takeCleared`.
+  let cleared: Clearance[] = [];
 
   function apply(device: DeviceState, observation: Observation, out: Detection[]): void {
     if (device.epoch !== epoch) selectRules(device, rulesByType.get(device.type) ?? [], epoch);
     // Time passes before the observation lands: a silence that ended with it still happened.
-    for (const slot of device.timed) catchUpSlot(slot, observation.ts, device, out);
+    for (const slot of device.timed) catchUpSlot(slot, observation.ts, device, out, cleared);
     for (const slot of device.slots) {
+      const held = slot.holding;
       if (stepSlot(slot, observation)) out.push(toDetection(slot, device, observation.ts));
+      else if (held && !slot.holding) cleared.push(toClearance(slot, device, observation.ts));
     }
     device.releasedTs = observation.ts;
   }
@@ -60,7 +67,7 @@ export function createRuleEngine(
     // Too late to apply without rewriting history the windows have already moved past;
     // the caller decides whether to count or store it.
     if (device && (observation.ts < device.maxTs - allowedLatenessMs || observation.ts < device.releasedTs)) {
-      return { detections: [], late: true };
+      return { detections: [], late: true, cleared: [] };
     }
     if (!device) {
       device = createDeviceState(observation);
@@ -77,7 +84,7 @@ export function createRuleEngine(
       release(device, releaseUpTo, detections);
     }
     wakeups.schedule(device, wakeTime(device));
-    return { detections, late: false };
+    return { detections, late: false, cleared: takeCleared() };
   }
 
   /**
@@ -93,10 +100,17 @@ export function createRuleEngine(
     for (const device of wakeups.popDue(watermark)) {
       release(device, watermark, detections);
       if (device.epoch !== epoch) selectRules(device, rulesByType.get(device.type) ?? [], epoch);
-      for (const slot of device.timed) catchUpSlot(slot, watermark, device, detections);
+      for (const slot of device.timed) catchUpSlot(slot, watermark, device, detections, cleared);
       wakeups.schedule(device, wakeTime(device));
     }
     return detections;
+  }
+
+  function takeCleared(): Clearance[] {
+    if (cleared.length === 0) return [];
+    const out = cleared;
+    cleared = [];
+    return out;
   }
 
   function setRules(next: readonly (CompiledRule | RuleInput)[]): void {
@@ -117,6 +131,8 @@ export function createRuleEngine(
   return {
     evaluate,
     advanceTo,
+    /** Clearances found by `advanceTo` (evaluate returns its own). */
+    takeCleared,
     setRules,
     /**
      * Restarts a device's rule state: all of it, or only the rules behind `problem`. After a

@@ -81,13 +81,32 @@ export const ruleDocumentSchema = z
       problem: slugSchema,
       type: ticketTypeSchema.optional(),
       title: nonEmptySchema,
+      /**
+       * Whether a ticket nobody has dispatched yet resolves itself (`self_cleared`) when the
+       * condition stops holding — for a threshold with `clear`, once the clear condition has held
+       * for `clear.for`. Defaults to on, except for critical (safety) problems, where it is refused.
+       */
+      selfClear: z.boolean().optional(),
     }),
     notifyCustomer: z.boolean().default(false),
     mode: ruleModeSchema.default("active"),
   })
+  .superRefine((doc, ctx) => {
+    if (doc.severity === "critical" && doc.ticket.selfClear === true) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ticket", "selfClear"],
+        message: "a critical (safety) problem never resolves itself; remove selfClear or lower the severity",
+      });
+    }
+  })
   .transform((doc) => ({
     ...doc,
-    ticket: { ...doc.ticket, type: doc.ticket.type ?? defaultTicketType(doc.when) },
+    ticket: {
+      ...doc.ticket,
+      type: doc.ticket.type ?? defaultTicketType(doc.when),
+      selfClear: doc.ticket.selfClear ?? doc.severity !== "critical",
+    },
   }));
 
 /** A validated rule: durations are milliseconds, defaults filled in. */

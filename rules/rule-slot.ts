@@ -1,5 +1,5 @@
 import type { CompiledRule } from "./compile-rule.js";
-import { toDetection, type Detection } from "./detection.js";
+import { toClearance, toDetection, type Clearance, type Detection } from "./detection.js";
 import type { Observation } from "./observation.js";
 
 /** One rule's state for one device, and whether its condition held at the last step. */
@@ -30,13 +30,14 @@ export function stepSlot(slot: RuleSlot, observation: Observation): boolean {
  * Moves a timed rule's clock to `target` through each deadline on the way, so a silence fires at
  * the event time it reached `for` however late or often the clock is advanced.
  */
-export function catchUpSlot(slot: RuleSlot, target: number, device: DetectedDevice, out: Detection[]): void {
+export function catchUpSlot(slot: RuleSlot, target: number, device: DetectedDevice, out: Detection[], cleared?: Clearance[]): void {
   const { evaluator } = slot.compiled.variants[slot.variant]!;
   if (!evaluator.deadline || !evaluator.advance) return;
   let at = evaluator.deadline(slot.state);
   while (at <= target) {
     const holds = evaluator.advance(slot.state, at);
     if (holds && !slot.holding) out.push(toDetection(slot, device, at));
+    else if (!holds && slot.holding) cleared?.push(toClearance(slot, device, at));
     slot.holding = holds;
     const next = evaluator.deadline(slot.state);
     // A deadline that does not move forward would spin; the next observation re-judges it.

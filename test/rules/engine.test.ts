@@ -34,10 +34,10 @@ describe("rule engine", () => {
 
   it("ignores and flags a late observation without changing state", () => {
     const engine = createRuleEngine([{ rule: washerRule({ when: { for: "10m" } }), version: 1 }]);
-    expect(engine.evaluate(drain(0, 130))).toEqual({ detections: [], late: false });
+    expect(engine.evaluate(drain(0, 130))).toEqual({ detections: [], late: false, cleared: [] });
     expect(engine.evaluate(drain(6, 130)).late).toBe(false);
     // Would break the run if it were applied.
-    expect(engine.evaluate(drain(5, 100))).toEqual({ detections: [], late: true });
+    expect(engine.evaluate(drain(5, 100))).toEqual({ detections: [], late: true, cleared: [] });
     expect(engine.evaluate(drain(6, 130)).late).toBe(false); // same ts is not late
     expect(engine.evaluate(drain(10, 130)).detections.map(summarize)).toEqual([
       { at: 10, value: 130, since: 0, heldMin: 10, readings: 4, min: 130, max: 130 },
@@ -56,7 +56,7 @@ describe("rule engine", () => {
     const engine = createRuleEngine([{ rule: washerRule(), version: 1 }], { allowedLatenessMs: 5 * MINUTE });
     engine.evaluate(drain(10, 100));
     expect(engine.evaluate(drain(5, 130))).toMatchObject({ late: false, detections: [{ detectedAt: at(5) }] });
-    expect(engine.evaluate(drain(4.99, 100))).toEqual({ detections: [], late: true });
+    expect(engine.evaluate(drain(4.99, 100))).toEqual({ detections: [], late: true, cleared: [] });
   });
 
   it("applies a rule only to its device type", () => {
@@ -107,7 +107,7 @@ describe("rule engine", () => {
     engine.resetDevice("wm-0001");
     expect(engine.deviceCount()).toBe(0);
     // Neither the run since minute 0 nor the newest event time (minute 5) survives the reset.
-    expect(engine.evaluate(drain(4, 130))).toEqual({ detections: [], late: false });
+    expect(engine.evaluate(drain(4, 130))).toEqual({ detections: [], late: false, cleared: [] });
     expect(engine.evaluate(drain(10, 130)).detections).toEqual([]);
     expect(engine.deviceCount()).toBe(1);
   });

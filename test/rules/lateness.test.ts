@@ -44,7 +44,7 @@ describe("allowed lateness", () => {
     const engine = createRuleEngine([{ rule: washerRule(), version: 1 }], lateness);
     engine.evaluate(drain(10, 130));
     expect(minutesOf(engine.advanceTo(at(10)))).toEqual([10]);
-    expect(engine.evaluate(drain(7, 130))).toEqual({ detections: [], late: true });
+    expect(engine.evaluate(drain(7, 130))).toEqual({ detections: [], late: true, cleared: [] });
   });
 
   it("orders events for a count window too", () => {
