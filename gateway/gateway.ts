@@ -64,11 +64,11 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const ticketStore = createTicketStore(database)
   const ticketDeps = { database, metrics, policy: config.tickets, now, onOutbox: () => dispatcher.wake() }
   const intake = createDetectionIntake(ticketDeps)
-  const updater = createTicketUpdater(ticketDeps)
+  const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })
   const contacts = createContactIntake(ticketDeps)
   const scheduler = createTicketScheduler({ ...ticketDeps, log: log.child({ component: 'scheduler' }) })
   const ruleStore = createRuleStore(database)
-  const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), now })
+  const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now })
 
   const writer = createReadingWriter({
     database, metrics, maxBatch: config.ingest.batchMax, concurrency: database.kind === 'postgres' ? 4 : 1,
@@ -83,8 +83,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   })
   const ingest = createIngest({ directory, writer, metrics, log: log.child({ component: 'ingest' }), maxFutureMs: config.ingest.maxFutureMs, now })
 
-  await runner.reload()
-  await runner.rebuild()
+  await runner.start()
 
   registerKpiGauges(metrics.registry, database, now)
 
@@ -136,12 +135,14 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       const httpPort = typeof address === 'object' && address ? address.port : config.http.port
       dispatcher.start()
       scheduler.start()
+      runner.startClock()
       ready = true
       return { httpPort, mqttPort: broker?.port ?? null }
     },
 
     async close() {
       ready = false
+      runner.stopClock()
       await subscriber?.close()
       await broker?.close()
       await writer.idle()

@@ -84,7 +84,8 @@ export const ruleDocumentSchema = z
       /**
        * Whether a ticket nobody has dispatched yet resolves itself (`self_cleared`) when the
        * condition stops holding — for a threshold with `clear`, once the clear condition has held
-       * for `clear.for`. Defaults to on, except for critical (safety) problems, where it is refused.
+       * for `clear.for`. Defaults to on where the rule states what cleared means (a threshold with
+       * `clear`) and the problem is not critical; a critical (safety) problem refuses it.
        */
       selfClear: z.boolean().optional(),
     }),
@@ -105,7 +106,7 @@ export const ruleDocumentSchema = z
     ticket: {
       ...doc.ticket,
       type: doc.ticket.type ?? defaultTicketType(doc.when),
-      selfClear: doc.ticket.selfClear ?? doc.severity !== "critical",
+      selfClear: doc.ticket.selfClear ?? (doc.severity !== "critical" && doc.when.kind === "threshold" && doc.when.clear !== undefined),
     },
   }));
 

@@ -47,6 +47,9 @@ const envSchema = z.object({
     try { return JSON.parse(s) as unknown } catch { ctx.addIssue({ code: 'custom', message: 'expected JSON like {"vip":{"priorityBoost":1}}' }); return z.NEVER }
   }).pipe(tagPolicySchema).optional(),
   SCHEDULER_POLL_MS: positiveMs.default(5_000),
+  RULES_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(0),
+  RULES_CLOCK_SLACK_MS: z.coerce.number().int().min(0).default(30_000),
+  RULES_CLOCK_TICK_MS: positiveMs.default(1_000),
 })
 
 export class ConfigError extends Error {
@@ -85,6 +88,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       tagPolicy: e.TAG_POLICY ?? DEFAULT_TAG_POLICY,
       schedulerPollMs: e.SCHEDULER_POLL_MS,
     },
+    rules: { latenessMs: e.RULES_LATENESS_MS, clockSlackMs: e.RULES_CLOCK_SLACK_MS, clockTickMs: e.RULES_CLOCK_TICK_MS },
     smtpUrl: e.SMTP_URL,
     logLevel: e.LOG_LEVEL,
   })

@@ -14,6 +14,8 @@ export const deviceTypes = pgTable('device_types', {
   name: text().notNull(),
   metrics: jsonb().$type<Record<string, MetricSpec>>().notNull(),
   eventCodes: jsonb().$type<string[]>().notNull().default([]),
+  // Events that mean the appliance was serviced: rule state restarts from after them.
+  maintenanceCodes: jsonb().$type<string[]>().notNull().default([]),
   createdAt: createdAt(),
   updatedAt: createdAt(),
 })
@@ -244,3 +246,4 @@ export const deliveryAttempts = pgTable('delivery_attempts', {
   outcome: text().notNull(),
   error: text(),
 }, (t) => [index().on(t.outboxId)])
+export * from './notify-schema.js'

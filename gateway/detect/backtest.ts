@@ -4,11 +4,11 @@ import { createRuleEngine } from '../../rules/engine.js'
 import type { Detection } from '../../rules/detection.js'
 import { ruleDocumentSchema, type RuleDocument } from '../../rules/rule-schema.js'
 import type { Database } from '../db/database.js'
-import { devices, readings } from '../db/schema.js'
+import { customers, devices, readings } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 import { scoreAgainstOutcomes, type WouldBeTicket } from './backtest-score.js'
 import type { RuleStore } from './rule-store.js'
-import { toObservation } from './rule-runner.js'
+import { toObservation } from './observations.js'
 
 const PAGE = 5000
 const MAX_DETECTIONS_SHOWN = 1000
@@ -45,9 +45,10 @@ export function createBacktester(database: Database, ruleStore: RuleStore) {
     const from = new Date(input.from)
     const to = new Date(input.to)
     const types = [...new Set(rules.map((r) => r.deviceType))]
-    const fleet = await db.select({ id: devices.id, typeId: devices.typeId }).from(devices)
+    const fleet = await db.select({ id: devices.id, typeId: devices.typeId, model: devices.model, firmware: devices.firmware, tags: customers.tags }).from(devices)
+      .leftJoin(customers, eq(customers.id, devices.customerId))
       .where(and(inArray(devices.typeId, types), input.deviceIds ? inArray(devices.id, input.deviceIds) : undefined))
-    const typeOf = new Map(fleet.map((d) => [d.id, d.typeId]))
+    const typeOf = new Map(fleet.map((d) => [d.id, { typeId: d.typeId, model: d.model, firmware: d.firmware, customerTags: d.tags ?? [] }]))
     const engine = createRuleEngine(rules.map((rule) => ({ rule, version: 0 })))
     const found: Detection[] = []
     let replayed = 0

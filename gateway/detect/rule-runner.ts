@@ -1,35 +1,30 @@
-import { and, asc, gt, gte, or, eq } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import { createRuleEngine } from '../../rules/engine.js'
+import { ruleKey, type RuleInput } from '../../rules/compile-rule.js'
+import type { Clearance, Detection } from '../../rules/detection.js'
+import { createRuleEngine, type EvaluationResult, type RuleEngine } from '../../rules/engine.js'
 import { lookbackMs } from '../../rules/lookback.js'
-import type { Detection } from '../../rules/detection.js'
-import type { Observation } from '../../rules/observation.js'
-import type { RuleInput } from '../../rules/compile-rule.js'
+import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
-import { readings } from '../db/schema.js'
-import type { DeviceDirectory } from '../fleet/device-directory.js'
+import type { DeviceDirectory, DeviceProfile } from '../fleet/device-directory.js'
 import type { CommittedReading } from '../ingest/reading-writer.js'
 import type { Metrics } from '../metrics.js'
-import type { Customer, DetectionIntake } from '../tickets/detection-intake.js'
+import type { DetectionIntake } from '../tickets/detection-intake.js'
+import { toObservation, type StoredObservation } from './observations.js'
 import type { RuleStore } from './rule-store.js'
+import { replayTail } from './tail-replay.js'
 
-const REBUILD_PAGE = 5000
 const MIN_LOOKBACK_MS = 3_600_000
 
-type Stamped = Pick<CommittedReading, 'deviceId' | 'ts' | 'seq' | 'metrics' | 'state' | 'code' | 'detail'> & { kind: string }
-
-export function toObservation(r: Stamped, deviceType: string): Observation {
-  const base = { deviceId: r.deviceId, deviceType, ts: r.ts.getTime(), ...(r.seq !== null ? { seq: r.seq } : {}) }
-  if (r.kind === 'event') return { ...base, kind: 'event', code: r.code ?? '', ...(r.detail ? { detail: r.detail as Record<string, unknown> } : {}) }
-  if (r.kind === 'status') return { kind: 'status', deviceId: r.deviceId, deviceType, ts: base.ts, status: r.state as 'online' | 'offline' | 'powered_off' }
-  return { ...base, kind: 'telemetry', metrics: r.metrics ?? {}, ...(r.state ? { state: r.state } : {}) }
-}
+// One engine per rule version: a new or changed version warms up from the stored tail on its own
+// while the others keep their state, and is then swapped in between two commits.
+type Running = { key: string; input: RuleInput; engine: RuleEngine }
 
 /**
- * Runs the pure rule engine over committed readings and hands detections to the ticket store,
- * one at a time and in order, so a device's `opened` always precedes its `updated`. Engine state
- * is derived: `rebuild` replays the stored tail after a restart, and the detection log makes the
- * replayed detections that were already handled no-ops.
+ * Runs the pure rule engine over committed readings and hands detections and clearances to the
+ * ticket side, one at a time and in order, so a device's `opened` always precedes its `updated`.
+ * Engine state is derived: a restart or a rule change replays the stored tail, and the detection
+ * log makes detections that were already handled no-ops.
  */
 export function createRuleRunner(opts: {
   database: Database
@@ -38,69 +33,167 @@ export function createRuleRunner(opts: {
   intake: DetectionIntake
   metrics: Metrics
   log: Logger
+  config: Config['rules']
   now?: () => number
 }) {
-  const { directory, intake, metrics, log } = opts
+  const { directory, intake, metrics, log, config } = opts
   const now = opts.now ?? Date.now
-  const engine = createRuleEngine([])
-  let active: RuleInput[] = []
-  let pending: Promise<unknown> = Promise.resolve()
+  let running = new Map<string, Running>()
+  let byType = new Map<string, Running[]>()
+  let held: CommittedReading[][] | null = null
+  let queue: Promise<unknown> = Promise.resolve()
   let backlog = 0
+  let reloading: Promise<void> = Promise.resolve()
+  let clock: NodeJS.Timeout | undefined
 
-  function handle(detection: Detection, customer: Customer) {
+  function enqueue(what: string, task: () => Promise<unknown>) {
     backlog++
-    pending = pending
-      .then(() => intake.record(detection, customer))
-      .catch((err) => log.error({ err, detection }, 'could not record a detection'))
-      .finally(() => backlog--)
+    queue = queue.then(task).catch((err) => log.error({ err }, `could not record a ${what}`)).finally(() => backlog--)
   }
 
-  function evaluate(r: Stamped) {
-    const device = directory.peek(r.deviceId)
-    if (!device) return
-    const result = engine.evaluate(toObservation(r, device.typeId))
-    if (result.late) metrics.readingsLate.inc()
-    for (const d of result.detections) handle(d, device)
+  function dispatch(result: Pick<EvaluationResult, 'detections' | 'cleared'>, device: DeviceProfile) {
+    for (const d of result.detections) enqueue('detection', () => intake.record(d, device))
+    for (const c of result.cleared) if (c.mode === 'active' && c.selfClear) enqueue('clearance', () => intake.clear(c))
   }
 
-  async function reload() {
-    active = await opts.ruleStore.runningRules()
-    engine.setRules(active)
-    log.info({ rules: active.length }, 'rules loaded')
-  }
-
-  /** Replays the tail of stored readings through the engine, oldest first, page by page. */
-  async function rebuild() {
-    const lookback = Math.max(MIN_LOOKBACK_MS, ...active.map((r) => lookbackMs(r.rule.when)))
-    let cursor = { ts: new Date(now() - lookback), id: 0 }
-    let replayed = 0
-    for (;;) {
-      const page = await opts.database.db.select().from(readings)
-        .where(or(gt(readings.ts, cursor.ts), and(eq(readings.ts, cursor.ts), gt(readings.id, cursor.id))))
-        .orderBy(asc(readings.ts), asc(readings.id)).limit(REBUILD_PAGE)
-      for (const r of page) {
-        if (!directory.peek(r.deviceId)) await directory.get(r.deviceId)
-        evaluate(r)
-      }
-      replayed += page.length
-      if (page.length < REBUILD_PAGE) break
-      const last = page[page.length - 1]
-      cursor = { ts: last.ts, id: last.id }
+  function evaluate(r: StoredObservation & { id: number }, among: Running[] | undefined, device: DeviceProfile) {
+    if (!among?.length) return
+    // A maintenance event means the appliance was serviced: its windows and baselines restart.
+    if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) for (const run of among) run.engine.resetRules(r.deviceId)
+    const observation = toObservation(r, device)
+    let late = false
+    for (const run of among) {
+      const result = run.engine.evaluate(observation)
+      late ||= result.late
+      dispatch(result, device)
     }
-    await idle()
-    log.info({ replayed, lookbackMs: lookback }, 'rule state rebuilt from stored readings')
+    if (late) metrics.readingsLate.inc()
+  }
+
+  function evaluateLive(batch: CommittedReading[], freshAfterId?: { ids: number; fresh: Set<string> }) {
+    for (const r of batch) {
+      const device = directory.peek(r.deviceId)
+      if (!device) continue
+      const among = byType.get(device.typeId)
+      evaluate(r, freshAfterId && r.id <= freshAfterId.ids ? among?.filter((x) => !freshAfterId.fresh.has(x.key)) : among, device)
+    }
+  }
+
+  function index(next: Map<string, Running>) {
+    running = next
+    byType = new Map()
+    for (const run of next.values()) byType.set(run.input.rule.deviceType, [...(byType.get(run.input.rule.deviceType) ?? []), run])
+  }
+
+  /**
+   * Loads the running rule set. Versions not running yet replay the stored tail into their own
+   * engine first, while live readings are held; the held readings then go to every engine —
+   * except readings the replay already gave the new ones — so none is skipped or seen twice by
+   * the same version. On a rule change, detections of episodes that ended within the replayed
+   * tail are dropped: a new version does not open tickets for problems that are already over.
+   */
+  async function load(startUp: boolean) {
+    const wanted = await opts.ruleStore.runningRules()
+    const next = new Map<string, Running>()
+    const fresh: Running[] = []
+    for (const input of wanted) {
+      const key = ruleKey(input.rule.id, input.version)
+      const kept = running.get(key)
+      if (kept && JSON.stringify(kept.input) === JSON.stringify(input)) { next.set(key, kept); continue }
+      const run = { key, input, engine: createRuleEngine([input], { allowedLatenessMs: config.latenessMs }) }
+      next.set(key, run)
+      fresh.push(run)
+    }
+    if (fresh.length === 0) {
+      index(next)
+      log.info({ rules: next.size }, 'rules loaded')
+      return
+    }
+    held = []
+    try {
+      const [{ max }] = await opts.database.query<{ max: string | null }>(sql`select max(id)::text as max from readings`)
+      const upToId = Number(max ?? 0)
+      const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((r) => lookbackMs(r.input.rule.when)))
+      const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
+      const replayed = await replayTail(opts.database, { since: new Date(now() - lookback), upToId, deviceTypes: [...new Set(fresh.map((r) => r.input.rule.deviceType))] }, async (r) => {
+        const device = directory.peek(r.deviceId) ?? await directory.get(r.deviceId)
+        if (!device) return
+        const observation = toObservation(r, device)
+        for (const run of fresh) {
+          if (run.input.rule.deviceType !== device.typeId) continue
+          if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) run.engine.resetRules(r.deviceId)
+          const result = run.engine.evaluate(observation)
+          if (startUp) dispatch(result, device)
+          else {
+            for (const d of result.detections) ongoing.set(`${run.key}\u0000${d.deviceId}`, { d, device })
+            for (const c of result.cleared) ongoing.delete(`${run.key}\u0000${c.deviceId}`)
+          }
+        }
+      })
+      for (const { d, device } of ongoing.values()) enqueue('detection', () => intake.record(d, device))
+      index(next)
+      const backlogOfHeld = held
+      held = null
+      for (const batch of backlogOfHeld) evaluateLive(batch, { ids: upToId, fresh: new Set(fresh.map((r) => r.key)) })
+      log.info({ rules: next.size, warmed: fresh.map((r) => r.key), replayed, heldBatches: backlogOfHeld.length }, 'rules loaded')
+    } finally {
+      if (held) {
+        // The replay failed: go on with the previous set rather than lose the held readings.
+        const backlogOfHeld = held
+        held = null
+        for (const batch of backlogOfHeld) evaluateLive(batch)
+      }
+    }
+    if (!startUp) tick()
+  }
+
+  /** Moves every engine's clock to the wall clock minus the slack: absence rules need time without data. */
+  function tick() {
+    const watermark = now() - config.clockSlackMs
+    for (const run of running.values()) {
+      const detections = run.engine.advanceTo(watermark)
+      const cleared = run.engine.takeCleared()
+      for (const d of detections) {
+        const device = directory.peek(d.deviceId)
+        if (device) dispatch({ detections: [d], cleared: [] }, device)
+      }
+      for (const c of cleared) dispatch({ detections: [], cleared: [c] }, directory.peek(c.deviceId)!)
+    }
   }
 
   async function idle() {
-    while (backlog > 0) await pending
+    await reloading
+    while (backlog > 0) await queue
   }
 
   return {
-    reload,
-    rebuild,
+    /** At start-up: load the rules and replay the tail of stored readings through them. */
+    async start() {
+      reloading = load(true)
+      await reloading
+      tick()
+      await idle()
+    },
+    /** After a rule change; concurrent calls run one after another. */
+    reload(): Promise<void> {
+      reloading = reloading.then(() => load(false), () => load(false))
+      return reloading
+    },
+    startClock() {
+      clock = setInterval(tick, config.clockTickMs)
+      clock.unref()
+    },
+    stopClock() {
+      clearInterval(clock)
+    },
+    /** A repair (resolved `fixed` or `replaced`): the rules behind that problem learn afresh. */
+    repaired(deviceId: string, problem: string) {
+      for (const run of running.values()) run.engine.resetRules(deviceId, problem)
+    },
     /** Called by the reading writer after each commit, in commit order. */
     onCommitted(batch: CommittedReading[]) {
-      for (const r of batch) evaluate(r)
+      if (held) held.push(batch)
+      else evaluateLive(batch)
     },
     idle,
   }

@@ -14,6 +14,7 @@ export type DeviceProfile = {
   secretHash: string
   metrics: Record<string, MetricSpec>
   eventCodes: string[]
+  maintenanceCodes: string[]
 }
 
 /**
@@ -36,7 +37,7 @@ export function createDeviceDirectory(database: Database) {
     return {
       id: row.device.id, typeId: row.device.typeId, customerId: row.device.customerId,
       customerTags: row.tags ?? [], customerTimezone: row.timezone ?? 'UTC', model: row.device.model, firmware: row.device.firmware,
-      secretHash: row.device.secretHash, metrics: row.type.metrics, eventCodes: row.type.eventCodes,
+      secretHash: row.device.secretHash, metrics: row.type.metrics, eventCodes: row.type.eventCodes, maintenanceCodes: row.type.maintenanceCodes,
     }
   }
 

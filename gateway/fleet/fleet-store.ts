@@ -24,6 +24,8 @@ export const deviceTypeInput = z.strictObject({
   metrics: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'metric names are snake_case'), metricSpec)
     .refine((m) => Object.keys(m).length > 0, { message: 'a device type needs at least one metric' }),
   eventCodes: z.array(z.string().min(1).max(64)).default([]),
+  /** Event codes that mean the appliance was serviced (e.g. `filter_replaced`): rules learn afresh after them. */
+  maintenanceCodes: z.array(z.string().min(1).max(64)).default([]),
 })
 
 export const customerInput = z.strictObject({
@@ -54,7 +56,7 @@ export function createFleetStore(database: Database, directory: DeviceDirectory)
 
   async function upsertDeviceType(input: z.output<typeof deviceTypeInput>) {
     const [row] = await db.insert(deviceTypes).values(input)
-      .onConflictDoUpdate({ target: deviceTypes.id, set: { name: input.name, metrics: input.metrics, eventCodes: input.eventCodes, updatedAt: sql`now()` } })
+      .onConflictDoUpdate({ target: deviceTypes.id, set: { name: input.name, metrics: input.metrics, eventCodes: input.eventCodes, maintenanceCodes: input.maintenanceCodes, updatedAt: sql`now()` } })
       .returning()
     directory.invalidate()
     return row

@@ -1,5 +1,5 @@
-import { and, desc, eq, sql } from 'drizzle-orm'
-import type { Detection } from '../../rules/detection.js'
+import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm'
+import type { Clearance, Detection } from '../../rules/detection.js'
 import type { Config } from '../config/load-config.js'
 import type { Database, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
@@ -7,6 +7,7 @@ import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
 import { escalationDueAt, recordTicketChange, slaDueAt } from './ticket-change.js'
 import { toTicketJson, type TicketJson } from './ticket-json.js'
+import { SELF_CLEARED } from './lifecycle.js'
 import { ticketTerms } from './ticket-policy.js'
 
 export type DetectionOutcome = { action: 'opened' | 'updated' | 'reopened'; ticket: TicketJson; repeatOf: string | null } | { action: 'shadow' | 'duplicate' }
@@ -102,13 +103,37 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
     return outcome
   }
 
-  return { record }
+  /**
+   * The problem behind an open ticket cleared (the rule's clear condition held for its time). A
+   * ticket nobody has dispatched yet resolves itself with outcome `self_cleared`; a technician on
+   * the way, or a later detection than the clearance, keeps it open.
+   */
+  async function clear(c: Clearance): Promise<TicketJson | undefined> {
+    const at = new Date(now())
+    const resolved = await database.db.transaction(async (tx) => {
+      const [row] = await tx.update(tickets)
+        .set({ status: 'resolved', outcome: SELF_CLEARED, resolvedAt: at, nextEscalationAt: null, updatedAt: at, version: sql`${tickets.version} + 1` })
+        .where(and(
+          eq(tickets.deviceId, c.deviceId), eq(tickets.problem, c.problem), eq(tickets.ruleId, c.ruleId),
+          inArray(tickets.status, ['open', 'acknowledged', 'reopened']), lte(tickets.lastDetectedAt, new Date(c.clearedAt)),
+        ))
+        .returning()
+      if (!row) return undefined
+      await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' })
+      return row
+    })
+    if (!resolved) return undefined
+    metrics.tickets.inc({ action: 'self_cleared' })
+    opts.onOutbox?.()
+    return toTicketJson(resolved)
+  }
+
+  return { record, clear }
 }
 
 export type DetectionIntake = ReturnType<typeof createDetectionIntake>
 
 // Trend rules (predicted failures) carry the moment the fitted line reaches the limit.
 function predictedFailureOf(d: Detection): Date | undefined {
-  const at = (d as { predictedFailureAt?: number }).predictedFailureAt
-  return at === undefined ? undefined : new Date(at)
+  return d.predictedFailureAt === undefined ? undefined : new Date(d.predictedFailureAt)
 }

@@ -17,7 +17,15 @@ const STATUS_STAMP = { acknowledged: 'acknowledgedAt', dispatched: 'dispatchedAt
  * technician and appointment, outcome, comments, SLA pause. Applying the same patch twice changes
  * nothing the second time: no history line, no version, no webhook.
  */
-export function createTicketUpdater(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number; onOutbox?: () => void }) {
+export function createTicketUpdater(opts: {
+  database: Database
+  metrics: Metrics
+  policy: Config['tickets']
+  now?: () => number
+  onOutbox?: () => void
+  /** A repair: resolved `fixed` or `replaced`. The rules behind the problem restart for the device. */
+  onRepaired?: (deviceId: string, problem: string) => void
+}) {
   const { database, policy } = opts
   const now = opts.now ?? Date.now
 
@@ -94,6 +102,8 @@ export function createTicketUpdater(opts: { database: Database; metrics: Metrics
     if (result.changed) {
       opts.metrics.tickets.inc({ action: patch.status ?? 'updated' })
       opts.onOutbox?.()
+      const t = result.ticket
+      if (t.status === 'resolved' && (t.outcome === 'fixed' || t.outcome === 'replaced') && t.deviceId) opts.onRepaired?.(t.deviceId, t.problem)
     }
     return { ticket: toTicketJson(result.ticket), changed: result.changed }
   }

@@ -25,7 +25,9 @@ describe("clearances", () => {
   });
 
   it("turns self-clearing off by default for critical problems and refuses to turn it on", () => {
-    expect(washerRule({ severity: "critical" }).ticket.selfClear).toBe(false);
+    expect(hysteresis.ticket.selfClear).toBe(true);
+    expect(washerRule().ticket.selfClear).toBe(false); // no clear condition: nothing says when it is over
+    expect(washerRule({ severity: "critical", when: { clear: { op: "<=", value: 100 } } }).ticket.selfClear).toBe(false);
     expect(washerRule({ ticket: { problem: "drain-pump", title: "t", selfClear: false } }).ticket.selfClear).toBe(false);
     const doc = { ...ruleDocumentSchema.parse(washerRule()), when: { kind: "threshold", metric: "drain_time_s", op: ">", value: 1 } };
     const refused = validateRule({ ...doc, severity: "critical", ticket: { problem: "leak", title: "Leak", selfClear: true } });

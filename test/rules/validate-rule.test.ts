@@ -29,7 +29,7 @@ describe("validateRule", () => {
       rule: {
         ...goodRule,
         when: { ...goodRule.when, for: 600_000 },
-        ticket: { ...goodRule.ticket, type: "service", selfClear: true },
+        ticket: { ...goodRule.ticket, type: "service", selfClear: false },
         notifyCustomer: false,
         mode: "active",
       },

@@ -1,0 +1,1 @@
+ALTER TABLE "device_types" ADD COLUMN "maintenance_codes" jsonb DEFAULT '[]'::jsonb NOT NULL;
