@@ -14,6 +14,13 @@ export type DeviceState = Wakeable & {
   maxTs: number;
   /** Event time of the newest observation evaluated; nothing older may be evaluated after it. */
   releasedTs: number;
+  /**
+   * Wall-clock time minus event time at the device's newest arrival (0 when the caller gives no
+   * arrival time, as in a backtest). Lets a live clock judge silence in the device's own event
+   * time: a device whose clock runs behind, or a simulated fleet in accelerated time, is silent
+   * only once its own time would have moved past the limit.
+   */
+  offset: number;
   /** Reorder buffer: observations waiting for the device's event time to pass them by the lateness. */
   pending: Observation[];
   /** The rules that apply to this device now, in rule-set order, and those of them that are timed. */
@@ -32,6 +39,7 @@ export function createDeviceState(observation: Observation): DeviceState {
     info: observation.device,
     maxTs: observation.ts,
     releasedTs: Number.NEGATIVE_INFINITY,
+    offset: 0,
     pending: [],
     slots: [],
     timed: [],

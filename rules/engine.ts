@@ -62,7 +62,11 @@ export function createRuleEngine(
     }
   }
 
-  function evaluate(observation: Observation): EvaluationResult {
+  /**
+   * `arrivedAt`: when the observation reached the caller on the caller's clock (live: the wall
+   * clock). With it, `advanceTo` judges each device's silence in that device's own event time.
+   */
+  function evaluate(observation: Observation, arrivedAt?: number): EvaluationResult {
     let device = devices.get(observation.deviceId);
     // Too late to apply without rewriting history the windows have already moved past;
     // the caller decides whether to count or store it.
@@ -74,6 +78,7 @@ export function createRuleEngine(
       devices.set(observation.deviceId, device);
     }
     noteDevice(device, observation);
+    if (arrivedAt !== undefined && observation.ts >= device.maxTs) device.offset = arrivedAt - observation.ts;
     device.maxTs = Math.max(device.maxTs, observation.ts);
     const detections: Detection[] = [];
     const releaseUpTo = device.maxTs - allowedLatenessMs;
@@ -83,7 +88,7 @@ export function createRuleEngine(
       insertInOrder(device.pending, observation);
       release(device, releaseUpTo, detections);
     }
-    wakeups.schedule(device, wakeTime(device));
+    wakeups.schedule(device, wakeTime(device) + device.offset);
     return { detections, late: false, cleared: takeCleared() };
   }
 
@@ -98,10 +103,12 @@ export function createRuleEngine(
   function advanceTo(watermark: number): Detection[] {
     const detections: Detection[] = [];
     for (const device of wakeups.popDue(watermark)) {
-      release(device, watermark, detections);
+      // The watermark is on the caller's clock; each device is advanced in its own event time.
+      const own = watermark - device.offset;
+      release(device, own, detections);
       if (device.epoch !== epoch) selectRules(device, rulesByType.get(device.type) ?? [], epoch);
-      for (const slot of device.timed) catchUpSlot(slot, watermark, device, detections, cleared);
-      wakeups.schedule(device, wakeTime(device));
+      for (const slot of device.timed) catchUpSlot(slot, own, device, detections, cleared);
+      wakeups.schedule(device, wakeTime(device) + device.offset);
     }
     return detections;
   }
@@ -124,7 +131,7 @@ export function createRuleEngine(
       // Chosen now rather than at the next observation, so a new absence rule starts watching a
       // device that never reports again.
       selectRules(device, rulesByType.get(device.type) ?? [], epoch);
-      wakeups.schedule(device, wakeTime(device));
+      wakeups.schedule(device, wakeTime(device) + device.offset);
     }
   }
 
@@ -147,7 +154,7 @@ export function createRuleEngine(
         if (problem === undefined || slot.compiled.rule.ticket.problem === problem) device.kept.delete(key);
       }
       selectRules(device, rulesByType.get(device.type) ?? [], epoch);
-      wakeups.schedule(device, wakeTime(device));
+      wakeups.schedule(device, wakeTime(device) + device.offset);
     },
     /** Forget a device, e.g. when it moves to another gateway instance or is deregistered. */
     resetDevice(deviceId: string): void {

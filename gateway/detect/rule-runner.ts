@@ -56,14 +56,14 @@ export function createRuleRunner(opts: {
     for (const c of result.cleared) if (c.mode === 'active' && c.selfClear) enqueue('clearance', () => intake.clear(c))
   }
 
-  function evaluate(r: StoredObservation & { id: number }, among: Running[] | undefined, device: DeviceProfile) {
+  function evaluate(r: StoredObservation & { id: number }, among: Running[] | undefined, device: DeviceProfile, arrivedAt: number) {
     if (!among?.length) return
     // A maintenance event means the appliance was serviced: its windows and baselines restart.
     if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) for (const run of among) run.engine.resetRules(r.deviceId)
     const observation = toObservation(r, device)
     let late = false
     for (const run of among) {
-      const result = run.engine.evaluate(observation)
+      const result = run.engine.evaluate(observation, arrivedAt)
       late ||= result.late
       dispatch(result, device)
     }
@@ -75,7 +75,7 @@ export function createRuleRunner(opts: {
       const device = directory.peek(r.deviceId)
       if (!device) continue
       const among = byType.get(device.typeId)
-      evaluate(r, freshAfterId && r.id <= freshAfterId.ids ? among?.filter((x) => !freshAfterId.fresh.has(x.key)) : among, device)
+      evaluate(r, freshAfterId && r.id <= freshAfterId.ids ? among?.filter((x) => !freshAfterId.fresh.has(x.key)) : among, device, now())
     }
   }
 
@@ -122,7 +122,7 @@ export function createRuleRunner(opts: {
         for (const run of fresh) {
           if (run.input.rule.deviceType !== device.typeId) continue
           if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) run.engine.resetRules(r.deviceId)
-          const result = run.engine.evaluate(observation)
+          const result = run.engine.evaluate(observation, r.receivedAt.getTime())
           if (startUp) dispatch(result, device)
           else {
             for (const d of result.detections) ongoing.set(`${run.key}\u0000${d.deviceId}`, { d, device })

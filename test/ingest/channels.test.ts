@@ -25,7 +25,7 @@ describe('events and status over the embedded broker', () => {
 
     // An unclean disconnect publishes the will.
     client.stream.destroy()
-    await vi.waitFor(async () => expect((await t.api('GET', `/devices/${device.id}`)).body.status).toBe('offline'))
+    await vi.waitFor(async () => expect((await t.api('GET', `/devices/${device.id}`)).body.status).toBe('offline'), { timeout: 10_000, interval: 50 })
     const rows = await t.gateway.database.query<{ kind: string; code: string | null; state: string | null; detail: unknown }>(
       sql`select kind, code, state, detail from readings where device_id = ${device.id} order by id`)
     expect(rows).toEqual([

@@ -83,3 +83,23 @@ describe("absence rules", () => {
     expect(engine.advanceTo(T0 + 10 * 60 * MINUTE)).toEqual([]);
   });
 });
+
+describe("absence on a live clock with arrival times", () => {
+  it("judges silence in each device's own event time, whatever its clock's offset", () => {
+    const engine = createRuleEngine([{ rule: absenceRule(), version: 1 }]);
+    const DAY = 24 * 60 * MINUTE;
+    // Device A's clock is a day behind the caller's; device B's is in step.
+    engine.evaluate({ ...drain(0), deviceId: "wm-a" }, at(0) + DAY);
+    engine.evaluate({ ...drain(0), deviceId: "wm-b" }, at(0));
+    expect(engine.advanceTo(at(29) + DAY)).toEqual([expect.objectContaining({ deviceId: "wm-b", detectedAt: at(30) })]);
+    expect(engine.advanceTo(at(31) + DAY)).toEqual([expect.objectContaining({ deviceId: "wm-a", detectedAt: at(30) })]);
+  });
+
+  it("follows the newest arrival: a device that caught up is judged on its new offset", () => {
+    const engine = createRuleEngine([{ rule: absenceRule(), version: 1 }]);
+    engine.evaluate(drain(0), at(0) + 10 * MINUTE);
+    engine.evaluate(drain(20), at(20));
+    expect(engine.advanceTo(at(49))).toEqual([]);
+    expect(minutesOf(engine.advanceTo(at(50)))).toEqual([50]);
+  });
+});
