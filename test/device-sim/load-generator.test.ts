@@ -1,0 +1,42 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mapBounded } from '../../device-sim/map-bounded.js'
+import { runLoad } from '../../device-sim/load-generator.js'
+import { metric, startSimGateway, type SimGateway } from './sim-harness.js'
+
+describe('load generator', () => {
+  let g: SimGateway
+  let devices: { id: string; secret: string }[]
+  beforeAll(async () => {
+    g = await startSimGateway([])
+    devices = await mapBounded(Array.from({ length: 60 }, (_, i) => `load-${i}`), 16, (id) => g.api.registerDevice({ id, typeId: 'washer' }))
+  }, 60_000)
+  afterAll(async () => {
+    await g?.close()
+  })
+
+  it('offers a target rate over many connections and measures publish→PUBACK latency', async () => {
+    const seconds: number[] = []
+    const r = await runLoad({ url: g.t.mqttUrl, devices, seconds: 2, qos: 1, ratePerSecond: 300, onSecond: (s) => seconds.push(s.second) })
+    expect(r).toMatchObject({ devices: 60, qos: 1, failed: 0, targetPerSecond: 300 })
+    expect(r.offeredPerSecond).toBeGreaterThan(250)
+    expect(r.offeredPerSecond).toBeLessThan(350)
+    expect(r.acked + r.drained).toBe(r.sent)
+    expect(r.perSecond).toBeGreaterThan(200)
+    expect(r.p50Ms).toBeGreaterThan(0)
+    expect(r.p50Ms).toBeLessThanOrEqual(r.p90Ms)
+    expect(r.p90Ms).toBeLessThanOrEqual(r.p99Ms)
+    expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs)
+    expect(r.ackedPerSecond.length).toBeGreaterThanOrEqual(2)
+    expect(seconds.length).toBeGreaterThanOrEqual(1)
+    await g.t.gateway.settle()
+    // PUBACK means stored: every acknowledged reading is in the gateway.
+    expect(await metric(g, /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m)).toBe(r.sent)
+  }, 30_000)
+
+  it('runs closed-loop at QoS 0 with the result shape bench/load.ts had', async () => {
+    const r = await runLoad({ url: g.t.mqttUrl, devices: devices.slice(0, 20), seconds: 1, qos: 0, window: 4 })
+    for (const key of ['devices', 'qos', 'seconds', 'acked', 'perSecond', 'p50Ms', 'p99Ms']) expect(r).toHaveProperty(key)
+    expect(r.qos).toBe(0)
+    expect(r.acked).toBeGreaterThan(100)
+  }, 30_000)
+})
