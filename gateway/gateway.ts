@@ -12,6 +12,7 @@ import { deliveryRoutes } from './http/routes/delivery-routes.js'
 import { fleetRoutes } from './http/routes/fleet-routes.js'
 import { healthRoutes } from './http/routes/health-routes.js'
 import { insightRoutes } from './http/routes/insight-routes.js'
+import { notifyRoutes } from './http/routes/notify-routes.js'
 import { rejectionRoutes } from './http/routes/rejection-routes.js'
 import { ruleRoutes } from './http/routes/rule-routes.js'
 import { ticketRoutes } from './http/routes/ticket-routes.js'
@@ -24,6 +25,8 @@ import { startMqttSubscriber } from './ingest/mqtt-subscriber.js'
 import { createReadingWriter } from './ingest/reading-writer.js'
 import { registerKpiGauges } from './insight/kpi-gauges.js'
 import { createMetrics } from './metrics.js'
+import type { MqttPublish } from './notify/channels/channel.js'
+import { createNotifier } from './notify/notifier.js'
 import { createDispatcher } from './outbox/dispatcher.js'
 import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
@@ -60,9 +63,12 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const subscriptions = createSubscriptionStore(database, { allowPrivateAddresses: config.outbox.allowPrivateAddresses, now })
   const outboxStore = createOutboxStore(database, { now })
   const dispatcher = createDispatcher({ database, config: config.outbox, log: log.child({ component: 'dispatcher' }), metrics, now })
+  // Customer messages over MQTT go through whichever broker `listen` connects.
+  let publishMqtt: MqttPublish = async () => { throw new Error('MQTT is not connected yet') }
+  const notifier = createNotifier({ database, config: config.notify, log: log.child({ component: 'notifier' }), metrics, now, publishMqtt: (topic, payload, o) => publishMqtt(topic, payload, o) })
 
   const ticketStore = createTicketStore(database)
-  const ticketDeps = { database, metrics, policy: config.tickets, now, onOutbox: () => dispatcher.wake() }
+  const ticketDeps = { database, metrics, policy: config.tickets, now, onOutbox: () => { dispatcher.wake(); notifier.wake() } }
   const intake = createDetectionIntake(ticketDeps)
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })
   const contacts = createContactIntake(ticketDeps)
@@ -98,6 +104,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     await api.register(deliveryRoutes, { outbox: outboxStore, onReplay: () => dispatcher.wake() })
     await api.register(rejectionRoutes, { database })
     await api.register(insightRoutes, { database, policy: config.tickets, now })
+    await api.register(notifyRoutes, { notifier, database, now })
     await api.register(tokenRoutes, { tokens })
   }, { prefix: '/api/v1' })
   await http.ready()
@@ -119,6 +126,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await runner.idle()
     },
     dispatcher,
+    notifier,
     scheduler,
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
@@ -130,10 +138,14 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
           directory, ingest, metrics, log: log.child({ component: 'mqtt' }),
         })
       }
+      publishMqtt = broker
+        ? (topic, payload, o) => new Promise<void>((resolve, reject) => broker!.broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) => (err ? reject(err) : resolve())))
+        : async (topic, payload, o) => { await subscriber!.client.publishAsync(topic, payload, { qos: o.qos, retain: o.retain }) }
       await http.listen({ host: config.http.host, port: config.http.port })
       const address = http.server.address()
       const httpPort = typeof address === 'object' && address ? address.port : config.http.port
       dispatcher.start()
+      notifier.start()
       scheduler.start()
       runner.startClock()
       ready = true
@@ -149,6 +161,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await runner.idle()
       await scheduler.stop()
       await dispatcher.stop()
+      await notifier.stop()
       await http.close()
       await database.close()
     },

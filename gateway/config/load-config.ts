@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_NOTIFY_RETRY_SCHEDULE_MS, providersEnv, quietHoursEnv, type NotifyConfig } from '../notify/notify-config.js'
 import { calendarSchema } from '../tickets/sla-clock.js'
 import { DEFAULT_TAG_POLICY, tagPolicySchema } from '../tickets/ticket-policy.js'
 
@@ -50,6 +51,16 @@ const envSchema = z.object({
   RULES_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(0),
   RULES_CLOCK_SLACK_MS: z.coerce.number().int().min(0).default(30_000),
   RULES_CLOCK_TICK_MS: positiveMs.default(1_000),
+  NOTIFY_QUIET_HOURS: quietHoursEnv.prefault('21:00-08:00'),
+  NOTIFY_DAILY_CAP: z.coerce.number().int().min(1).max(50).default(3),
+  NOTIFY_RETRY_SCHEDULE_MS: msList.optional(),
+  NOTIFY_LEASE_MS: positiveMs.default(30_000),
+  NOTIFY_POLL_MS: positiveMs.default(1_000),
+  NOTIFY_TIMEOUT_MS: positiveMs.default(10_000),
+  NOTIFY_EMAIL_FROM: z.string().min(3).default('precall <noreply@precall.invalid>'),
+  NOTIFY_PROVIDERS: providersEnv.optional(),
+  NOTIFY_DEVICE_NOTICE: bool.default(false),
+  NOTIFY_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
 })
 
 export class ConfigError extends Error {
@@ -89,6 +100,14 @@ export function loadConfig(env: Record<string, string | undefined>) {
       schedulerPollMs: e.SCHEDULER_POLL_MS,
     },
     rules: { latenessMs: e.RULES_LATENESS_MS, clockSlackMs: e.RULES_CLOCK_SLACK_MS, clockTickMs: e.RULES_CLOCK_TICK_MS },
+    notify: {
+      quietHours: e.NOTIFY_QUIET_HOURS, dailyCap: e.NOTIFY_DAILY_CAP,
+      retryScheduleMs: e.NOTIFY_RETRY_SCHEDULE_MS ?? [...DEFAULT_NOTIFY_RETRY_SCHEDULE_MS],
+      leaseMs: e.NOTIFY_LEASE_MS, pollMs: e.NOTIFY_POLL_MS, timeoutMs: e.NOTIFY_TIMEOUT_MS,
+      smtpUrl: e.SMTP_URL, emailFrom: e.NOTIFY_EMAIL_FROM, providers: e.NOTIFY_PROVIDERS ?? {},
+      allowPrivateAddresses: e.WEBHOOK_ALLOW_PRIVATE, deviceNotice: e.NOTIFY_DEVICE_NOTICE, publicUrl: e.NOTIFY_PUBLIC_URL,
+      tagPolicy: e.TAG_POLICY ?? DEFAULT_TAG_POLICY,
+    } satisfies NotifyConfig,
     smtpUrl: e.SMTP_URL,
     logLevel: e.LOG_LEVEL,
   })

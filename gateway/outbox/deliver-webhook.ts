@@ -4,7 +4,7 @@ import { parseRetryAfter } from './retry-schedule.js'
 
 /** How one attempt ended. Expected failures are values: the dispatcher decides what each one means. */
 export type DeliveryResult =
-  | { outcome: 'delivered'; statusCode: number }
+  | { outcome: 'delivered'; statusCode: number; body?: string }
   | { outcome: 'retry'; statusCode?: number; retryAfterMs?: number; error: string }
   | { outcome: 'gone'; statusCode: 410 }
   | { outcome: 'give_up'; statusCode?: number; error: string }
@@ -25,6 +25,8 @@ export async function deliverWebhook(opts: {
   timeoutMs: number
   dispatcher: Dispatcher
   now?: () => number
+  /** Return the start of a 2xx body: an SMS or push provider answers with its message id there. */
+  returnBody?: boolean
 }): Promise<DeliveryResult> {
   const signal = AbortSignal.timeout(opts.timeoutMs)
   try {
@@ -40,7 +42,7 @@ export async function deliverWebhook(opts: {
     })
     const snippet = await readSome(res.body)
     const status = res.statusCode
-    if (status >= 200 && status < 300) return { outcome: 'delivered', statusCode: status }
+    if (status >= 200 && status < 300) return { outcome: 'delivered', statusCode: status, ...(opts.returnBody && { body: snippet }) }
     if (status === 410) return { outcome: 'gone', statusCode: 410 }
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], (opts.now ?? Date.now)())
     const error = status >= 300 && status < 400

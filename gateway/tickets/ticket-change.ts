@@ -1,5 +1,6 @@
 import type { Tx } from '../db/database.js'
 import { ticketHistory, type tickets } from '../db/schema.js'
+import { enqueueCustomerNotification } from '../notify/notification-outbox.js'
 import { enqueueTicketEvent } from '../outbox/outbox-store.js'
 import type { WebhookEvent } from '../outbox/subscription-store.js'
 import { toTicketJson } from './ticket-json.js'
@@ -8,8 +9,9 @@ import { addServiceTime, type Calendar } from './sla-clock.js'
 type TicketRow = typeof tickets.$inferSelect
 
 /**
- * Records one change of a ticket in its history and queues its webhook, in the caller's
- * transaction: the change, its history line and its outbox rows commit together or not at all.
+ * Records one change of a ticket in its history and queues its CRM webhook and customer message,
+ * in the caller's transaction: the change, its history line and its outbox rows commit together
+ * or not at all.
  */
 export async function recordTicketChange(tx: Tx, change: {
   ticket: TicketRow
@@ -26,6 +28,7 @@ export async function recordTicketChange(tx: Tx, change: {
     fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
   })
   if (change.event) await enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at)
+  await enqueueCustomerNotification(tx, { ticket: change.ticket, event: change.event, action: change.action, fromStatus: change.fromStatus ?? null, at: change.at })
 }
 
 /**
