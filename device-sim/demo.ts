@@ -29,14 +29,9 @@ async function main(): Promise<number> {
   story.say(`▶ gateway running (pid ${gateway.pid}): API ${gateway.url}/api/v1, MQTT ${gateway.mqttUrl}, embedded PostgreSQL in memory`)
   const api = createGatewayApi({ url: gateway.url, token })
   const catalogue = readCatalogue()
-  // The gateway measures silence (absence rules) against its wall clock, and the demo's
-  // accelerated event time lies in the past: every appliance would look offline. Shadow mode
-  // keeps those rules visible without opening tickets for a gap that only the demo creates.
-  const shadowed = catalogue.rules.filter((r) => r.when.kind === 'absence').map((r) => r.id)
-  const demoRules = catalogue.rules.map((r) => (shadowed.includes(r.id) ? { ...r, mode: 'shadow' } : r))
-  const report = await loadCatalogue(api, { catalogue: { ...catalogue, rules: demoRules } })
+  const report = await loadCatalogue(api, { catalogue })
   const refused = report.rules.filter((r) => r.action === 'refused').map((r) => r.id)
-  story.say(`▶ loaded the default catalogue: ${report.deviceTypes.length} appliance types, ${report.rules.length - refused.length} rules${refused.length ? ` (${refused.length} use condition kinds this gateway does not speak yet: ${refused.join(', ')})` : ''}; the ${shadowed.length} offline rules run in shadow mode, since the demo's clock runs ahead`)
+  story.say(`▶ loaded the default catalogue: ${report.deviceTypes.length} appliance types, ${report.rules.length - refused.length} rules${refused.length ? ` (${refused.length} use condition kinds this gateway does not speak yet: ${refused.join(', ')})` : ''}`)
 
   let narration: ReturnType<typeof createNarration> | undefined
   crm = await startCrmReceiver((e) => narration?.crmEvent(e))

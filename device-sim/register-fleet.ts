@@ -34,7 +34,12 @@ export async function registerFleet(api: GatewayApi, plan: FleetPlan, opts: { ca
     const tags = h % 10 === 0 ? ['vip'] : h % 10 === 1 ? ['elderly-household'] : []
     return api.ensureCustomer({
       id: d.customerId, name: `Household of ${d.id}`, locale: 'zh-CN', timezone, tags,
-      channels: [{ type: 'sms', address: `+86138${String(h % 100_000_000).padStart(8, '0')}`, consent: true }],
+      // SMS first, the manufacturer's app (MQTT) as the fallback: without an SMS provider configured
+      // the message fails over to the app, as it would for a customer whose phone is off.
+      channels: [
+        { type: 'sms', address: `+86138${String(h % 100_000_000).padStart(8, '0')}`, consent: true },
+        { type: 'mqtt', address: d.customerId, consent: true },
+      ],
     })
   })
 
