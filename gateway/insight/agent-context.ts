@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, inArray, or, sql } from 'drizzle-orm'
 import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
-import { OPEN_TICKET, contacts, customers, devices, tickets, type MetricSpec } from '../db/schema.js'
+import { OPEN_TICKET, contacts, customers, devices, notifications, tickets, type MetricSpec } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 import { OPEN_STATUSES } from '../tickets/lifecycle.js'
 import { toTicketJson } from '../tickets/ticket-json.js'
@@ -16,6 +16,7 @@ const DAY_MS = 86_400_000
 const MAX_TICKETS = 100
 const MAX_CONTACTS = 50
 const MAX_DELIVERIES = 200
+const MAX_NOTIFICATIONS = 100
 
 type DeviceRow = {
   id: string; type_id: string; type_name: string; type_metrics: Record<string, MetricSpec>; model: string | null; serial: string | null
@@ -27,8 +28,9 @@ type DeliveryRow = {
 }
 
 /**
- * Everything an agent needs on screen when the phone rings, in five queries whatever the number of
- * devices or tickets: subject, devices with their newest reading, tickets, contacts, deliveries.
+ * Everything an agent needs on screen when the phone rings, in six queries whatever the number of
+ * devices or tickets: subject, devices with their newest reading, tickets, contacts, customer
+ * messages, deliveries.
  * A device context is the customer's context narrowed to that one appliance.
  */
 export async function loadAgentContext(database: Database, policy: Config['tickets'], subject: ContextSubject, opts: { days: number; now: number }) {
@@ -51,7 +53,13 @@ export async function loadAgentContext(database: Database, policy: Config['ticke
     db.select().from(contacts).where(and(contactScope, gte(contacts.createdAt, since)))
       .orderBy(desc(contacts.createdAt)).limit(MAX_CONTACTS),
   ])
-  const deliveryRows = await loadDeliveries(database, ticketRows.map((t) => t.id))
+  const [deliveryRows, messageRows] = await Promise.all([
+    loadDeliveries(database, ticketRows.map((t) => t.id)),
+    customer
+      ? db.select().from(notifications).where(and(eq(notifications.customerId, customer.id), gte(notifications.createdAt, since)))
+        .orderBy(desc(notifications.id)).limit(MAX_NOTIFICATIONS)
+      : Promise.resolve([]),
+  ])
 
   const unitsByDevice = new Map(deviceRows.map((d) => [d.id, unitsOf(d.type_metrics)]))
   const ticketList = ticketRows.map((row) => ({
@@ -77,10 +85,17 @@ export async function loadAgentContext(database: Database, policy: Config['ticke
       id: c.id, at: c.createdAt.toISOString(), channel: c.channel, reason: c.reason, problem: c.problem,
       deviceId: c.deviceId, ticketId: c.ticketId, linkage: c.linkage, recordedBy: c.createdBy,
     })),
-    // Customer notifications (SMS, e-mail, app push) are not built yet — another issue. Until they
-    // are, "what was already sent" is what the CRM was told about these tickets: webhook deliveries.
+    // What the customer was already told, and whether it reached them: the agent should not repeat it.
+    notifications: messageRows
+      .filter((n) => 'customerId' in subject || n.ticketId === null || ticketRows.some((t) => t.id === n.ticketId))
+      .map((n) => ({
+        id: n.id, kind: n.kind, ticketId: n.ticketId, status: n.status, channel: n.channel, address: n.address, reason: n.reason,
+        createdAt: n.createdAt.toISOString(), sentAt: n.sentAt?.toISOString() ?? null, deliveredAt: n.deliveredAt?.toISOString() ?? null,
+        text: n.rendered?.body ?? null,
+      })),
+    // What the CRM was told about these tickets: webhook deliveries.
     deliveries: deliveryRows.map(describeDelivery),
-    window: { days: opts.days, since: since.toISOString(), limits: { tickets: MAX_TICKETS, contacts: MAX_CONTACTS, deliveries: MAX_DELIVERIES } },
+    window: { days: opts.days, since: since.toISOString(), limits: { tickets: MAX_TICKETS, contacts: MAX_CONTACTS, notifications: MAX_NOTIFICATIONS, deliveries: MAX_DELIVERIES } },
   }
 }
 

@@ -131,6 +131,11 @@ describe.each(BACKENDS)('agent context on %s', (backend) => {
     expect(body.deliveries[1]).toMatchObject({ url: crm.url, lastAttempt: { statusCode: 500 } })
     expect(body.deliveries[1].lastError).toContain('500')
     expect(body.deliveries[0]).toMatchObject({ lastError: null, lastAttempt: { statusCode: 200, outcome: 'delivered' } })
+    // The drain rule notifies the customer: the agent sees that message and how far it got.
+    expect(body.notifications).toEqual(expect.arrayContaining([expect.objectContaining({ ticketId: drain.id, kind: 'opened' })]))
+    expect(body.notifications.every((n: any) => typeof n.status === 'string')).toBe(true)
+    const other = (await context('/customers/c-other/context')).body
+    expect(other.notifications.some((n: any) => n.ticketId === drain.id)).toBe(false)
   })
 
   it('narrows to one appliance for a device context', async () => {
