@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
 import { WASHER } from '../test/support/gateway.js'
-import { runLoad, type LoadResult } from './load.js'
+import { runLoad, type LoadResult } from '../device-sim/load-generator.js'
 
 // Durable ingest throughput: bare aedes (the ceiling) vs precall on PostgreSQL and on PGlite,
 // each in its own process, loaded by the same generator from this process.
