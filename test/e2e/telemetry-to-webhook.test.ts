@@ -69,6 +69,8 @@ describe.each(BACKENDS)('telemetry to signed webhook on %s', (backend) => {
     const one = expectStatus(await t.api('GET', `/tickets/${list[0].id}`), 200).body
     expect(one).toMatchObject({ occurrences: 2, evidence: { value: 200 } })
     expect(one.detections.map((d: any) => d.detectedAt)).toEqual([22, 10].map((m) => new Date(t0 + m * MINUTE).toISOString()))
+    // The rule notifies the customer: one message about the opening, however often it was detected.
+    expect(one.notifications.map((n: any) => n.kind)).toEqual(['opened'])
 
     const metrics = await t.gateway.http.inject({ url: '/metrics' })
     expect(metrics.body).toMatch(/precall_readings_accepted_total\{kind="telemetry"\} 23/)
