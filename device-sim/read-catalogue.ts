@@ -19,6 +19,7 @@ export const deviceTypeSchema = z.strictObject({
   name: z.string().min(1),
   metrics: z.record(z.string(), metricSpecSchema),
   eventCodes: z.array(z.string()).default([]),
+  maintenanceCodes: z.array(z.string()).default([]),
 })
 export type DeviceTypeSpec = z.infer<typeof deviceTypeSchema>
 

@@ -31,7 +31,7 @@ export async function registerFleet(api: GatewayApi, plan: FleetPlan, opts: { ca
   await mapBounded(plan.devices, parallel, (d) => {
     const h = hashSeed(plan.seed, d.customerId)
     // A tenth of households are VIPs and a tenth elderly: tags that change priority and SLA.
-    const tags = h % 10 === 0 ? ['vip'] : h % 10 === 1 ? ['elderly-household'] : []
+    const tags = h % 10 === 0 ? ['vip'] : h % 10 === 1 ? ['elderly'] : []
     return api.ensureCustomer({
       id: d.customerId, name: `Household of ${d.id}`, locale: 'zh-CN', timezone, tags,
       // SMS first, the manufacturer's app (MQTT) as the fallback: without an SMS provider configured

@@ -32,7 +32,7 @@ export function checkReferences(doc: unknown, catalogue: DeviceTypeCatalogue): R
       refer([...path, "metric"], "metric", node.metric, metrics);
     }
     // Only when the type declares its codes: many profiles list metrics but leave codes open.
-    if (codes && Array.isArray(node.codes)) {
+    if (codes && codes.length > 0 && Array.isArray(node.codes)) {
       node.codes.forEach((code, i) => {
         if (typeof code === "string" && code !== "") refer([...path, "codes", i], "event code", code, codes);
       });

@@ -93,7 +93,8 @@ export const ruleDocumentSchema = z
     mode: ruleModeSchema.default("active"),
   })
   .superRefine((doc, ctx) => {
-    if (doc.severity === "critical" && doc.ticket.selfClear === true) {
+    const critical = doc.severity === "critical" || (doc.overrides ?? []).some((o) => o.severity === "critical");
+    if (critical && doc.ticket.selfClear === true) {
       ctx.addIssue({
         code: "custom",
         path: ["ticket", "selfClear"],
@@ -106,7 +107,8 @@ export const ruleDocumentSchema = z
     ticket: {
       ...doc.ticket,
       type: doc.ticket.type ?? defaultTicketType(doc.when),
-      selfClear: doc.ticket.selfClear ?? (doc.severity !== "critical" && doc.when.kind === "threshold" && doc.when.clear !== undefined),
+      selfClear: doc.ticket.selfClear ?? (doc.severity !== "critical" && !(doc.overrides ?? []).some((o) => o.severity === "critical")
+        && doc.when.kind === "threshold" && doc.when.clear !== undefined),
     },
   }));
 

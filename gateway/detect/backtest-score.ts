@@ -2,7 +2,7 @@ import { and, gte, inArray, isNotNull, lte } from 'drizzle-orm'
 import type { Database } from '../db/database.js'
 import { contacts, tickets } from '../db/schema.js'
 
-export type WouldBeTicket = { ruleId: string; deviceId: string; problem: string; detectedAt: number; lastDetectedAt: number; occurrences: number }
+export type WouldBeTicket = { ruleId: string; /** The document's position in the request, from 1. */ ruleVersion: number; deviceId: string; problem: string; detectedAt: number; lastDetectedAt: number; occurrences: number }
 export type ScoredTicket = WouldBeTicket & {
   verdict: 'confirmed' | 'false_alarm' | 'unknown'
   matchedTicketId: string | null

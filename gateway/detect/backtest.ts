@@ -49,7 +49,8 @@ export function createBacktester(database: Database, ruleStore: RuleStore) {
       .leftJoin(customers, eq(customers.id, devices.customerId))
       .where(and(inArray(devices.typeId, types), input.deviceIds ? inArray(devices.id, input.deviceIds) : undefined))
     const typeOf = new Map(fleet.map((d) => [d.id, { typeId: d.typeId, model: d.model, firmware: d.firmware, customerTags: d.tags ?? [] }]))
-    const engine = createRuleEngine(rules.map((rule) => ({ rule, version: 0 })))
+    // Each document its own version, so two drafts of one rule can be compared in one run.
+    const engine = createRuleEngine(rules.map((rule, i) => ({ rule, version: i + 1 })))
     const found: Detection[] = []
     let replayed = 0
     let cursor = { ts: from, id: 0 }
@@ -72,13 +73,13 @@ export function createBacktester(database: Database, ruleStore: RuleStore) {
     const days = (to.getTime() - from.getTime()) / 86_400_000
     return {
       from: input.from, to: input.to, devices: typeOf.size, readingsReplayed: replayed,
-      rules: rules.map((r) => {
-        const mine = scored.filter((t) => t.ruleId === r.id)
+      rules: rules.map((r, i) => {
+        const mine = scored.filter((t) => t.ruleVersion === i + 1)
         const confirmed = mine.filter((t) => t.verdict === 'confirmed')
         const falseAlarms = mine.filter((t) => t.verdict === 'false_alarm').length
         const leads = confirmed.map((t) => t.leadTimeMs).filter((l): l is number => l !== null).sort((a, b) => a - b)
         return {
-          id: r.id, detections: found.filter((d) => d.ruleId === r.id).length, tickets: mine.length,
+          id: r.id, index: i, detections: found.filter((d) => d.ruleVersion === i + 1).length, tickets: mine.length,
           ticketsPerDay: Number((mine.length / days).toFixed(2)), devices: new Set(mine.map((t) => t.deviceId)).size,
           confirmed: confirmed.length, falseAlarms,
           precision: confirmed.length + falseAlarms > 0 ? confirmed.length / (confirmed.length + falseAlarms) : null,
@@ -100,14 +101,14 @@ function advance(engine: ReturnType<typeof createRuleEngine>, watermark: number,
   if (withClock.advanceTo) into.push(...withClock.advanceTo(watermark))
 }
 
-/** One would-be ticket per (device, problem): later detections of the same problem update it. */
+/** One would-be ticket per (document, device, problem): later detections of the same problem update it. */
 function deduplicate(found: Detection[]): WouldBeTicket[] {
   const open = new Map<string, WouldBeTicket>()
   for (const d of found) {
-    const key = `${d.deviceId}\u0000${d.problem}`
+    const key = `${d.ruleVersion}\u0000${d.deviceId}\u0000${d.problem}`
     const t = open.get(key)
     if (t) { t.occurrences++; t.lastDetectedAt = d.detectedAt; continue }
-    open.set(key, { ruleId: d.ruleId, deviceId: d.deviceId, problem: d.problem, detectedAt: d.detectedAt, lastDetectedAt: d.detectedAt, occurrences: 1 })
+    open.set(key, { ruleId: d.ruleId, ruleVersion: d.ruleVersion, deviceId: d.deviceId, problem: d.problem, detectedAt: d.detectedAt, lastDetectedAt: d.detectedAt, occurrences: 1 })
   }
   return [...open.values()]
 }

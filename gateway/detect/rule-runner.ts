@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { and, asc, gte, inArray, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { ruleKey, type RuleInput } from '../../rules/compile-rule.js'
 import type { Clearance, Detection } from '../../rules/detection.js'
@@ -6,6 +6,7 @@ import { createRuleEngine, type EvaluationResult, type RuleEngine } from '../../
 import { lookbackMs } from '../../rules/lookback.js'
 import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
+import { tickets } from '../db/schema.js'
 import type { DeviceDirectory, DeviceProfile } from '../fleet/device-directory.js'
 import type { CommittedReading } from '../ingest/reading-writer.js'
 import type { Metrics } from '../metrics.js'
@@ -115,7 +116,16 @@ export function createRuleRunner(opts: {
       const upToId = Number(max ?? 0)
       const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((r) => lookbackMs(r.input.rule.when)))
       const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
-      const replayed = await replayTail(opts.database, { since: new Date(now() - lookback), upToId, deviceTypes: [...new Set(fresh.map((r) => r.input.rule.deviceType))] }, async (r) => {
+      const since = new Date(now() - lookback)
+      // Repairs are replayed where they happened, so rebuilt state learns from after them again.
+      const repairs = await opts.database.db.select({ deviceId: tickets.deviceId, problem: tickets.problem, at: tickets.resolvedAt }).from(tickets)
+        .where(and(inArray(tickets.outcome, ['fixed', 'replaced']), gte(tickets.resolvedAt, since))).orderBy(asc(tickets.resolvedAt))
+      let nextRepair = 0
+      const replayed = await replayTail(opts.database, { since, upToId, deviceTypes: [...new Set(fresh.map((r) => r.input.rule.deviceType))] }, async (r) => {
+        for (; nextRepair < repairs.length && repairs[nextRepair].at! <= r.receivedAt; nextRepair++) {
+          const { deviceId, problem } = repairs[nextRepair]
+          if (deviceId) for (const run of fresh) run.engine.resetRules(deviceId, problem)
+        }
         const device = directory.peek(r.deviceId) ?? await directory.get(r.deviceId)
         if (!device) return
         const observation = toObservation(r, device)
@@ -130,6 +140,7 @@ export function createRuleRunner(opts: {
           }
         }
       })
+      for (const { deviceId, problem } of repairs.slice(nextRepair)) if (deviceId) for (const run of fresh) run.engine.resetRules(deviceId, problem)
       for (const { d, device } of ongoing.values()) enqueue('detection', () => intake.record(d, device))
       index(next)
       const backlogOfHeld = held

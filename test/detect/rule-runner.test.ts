@@ -119,6 +119,30 @@ describe('rule runner', () => {
     expect(await at(serviced.id)).toEqual([2, 6].map((m) => new Date(t0 + m * MINUTE).toISOString()))
   })
 
+  it('keeps a repair\'s reset across a restart: rebuilt state learns from after the repair again', async () => {
+    const db = await createTestDatabaseUrl()
+    cleanup.push(db.drop)
+    let t = await gatewayWith({ DATABASE_URL: db.url })
+    const [device] = await registerFleet(t, 1, 'durable')
+    expectStatus(await t.api('POST', '/device-types', { ...WASHER, eventCodes: ['E21'] }), 201)
+    expectStatus(await t.api('POST', '/rules', { ...DRAIN_RULE, when: { kind: 'count', codes: ['E21'], atLeast: 3, within: '1h' } }), 201)
+    const t0 = Date.now() - 3_600_000
+    const send = async (gw: TestGateway, minutes: number[]) => {
+      const client = await gw.connectDevice(device.id, device.secret, { clientId: `${device.id}-${minutes[0]}` })
+      for (const m of minutes) await client.publishAsync(`devices/${device.id}/events`, JSON.stringify({ ts: t0 + m * MINUTE, seq: m, code: 'E21' }), { qos: 1 })
+      await gw.gateway.settle()
+    }
+    await send(t, [0, 1, 2])
+    const [ticket] = (await t.api('GET', `/tickets?deviceId=${device.id}`)).body
+    expectStatus(await t.api('PATCH', `/tickets/${ticket.id}`, { status: 'resolved', outcome: 'replaced' }), 200)
+    await t.close()
+
+    t = await gatewayWith({ DATABASE_URL: db.url })
+    await send(t, [3, 4, 5])
+    const detections = (await t.api('GET', `/detections?deviceId=${device.id}`)).body.map((d: any) => d.detectedAt).sort()
+    expect(detections).toEqual([2, 5].map((m) => new Date(t0 + m * MINUTE).toISOString()))
+  })
+
   it('reports silence on the live clock, but not for an appliance that was switched off', async () => {
     let clock = Date.now()
     const t = await gatewayWith({ RULES_CLOCK_SLACK_MS: '0', RULES_CLOCK_TICK_MS: '20' }, () => clock)
