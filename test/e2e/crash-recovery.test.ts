@@ -7,19 +7,11 @@ import postgres from 'postgres'
 import { PGlite } from '@electric-sql/pglite'
 import { BACKENDS, createTestDatabaseUrl } from '../support/databases.js'
 import { DRAIN_RULE, TEST_ADMIN_TOKEN, WASHER } from '../support/gateway.js'
-import { killHard, spawnGateway } from '../support/child-gateway.js'
+import { killHard, spawnGateway, callGateway } from '../support/child-gateway.js'
 import { startReceiver } from '../outbox/receiver.js'
 
 const DEVICES = 40
 
-async function call(httpPort: number, method: string, route: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1${route}`, {
-    method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<any>
-}
 
 describe.each(BACKENDS)('kill -9 during QoS 1 load on %s', (backend) => {
   const cleanup: (() => Promise<unknown> | unknown)[] = []
@@ -42,11 +34,11 @@ describe.each(BACKENDS)('kill -9 during QoS 1 load on %s', (backend) => {
 
     let gw = await spawnGateway(env)
     cleanup.push(() => killHard(gw.child))
-    await call(gw.httpPort, 'POST', '/device-types', WASHER)
-    await call(gw.httpPort, 'POST', '/rules', { ...DRAIN_RULE, when: { kind: 'threshold', metric: 'drain_time_s', op: '>', value: 120 } })
-    await call(gw.httpPort, 'POST', '/webhooks', { url: crm.url, events: ['ticket.opened'] })
+    await callGateway(gw.httpPort, 'POST', '/device-types', WASHER)
+    await callGateway(gw.httpPort, 'POST', '/rules', { ...DRAIN_RULE, when: { kind: 'threshold', metric: 'drain_time_s', op: '>', value: 120 } })
+    await callGateway(gw.httpPort, 'POST', '/webhooks', { url: crm.url, events: ['ticket.opened'] })
     const devices = await Promise.all(Array.from({ length: DEVICES }, (_, i) =>
-      call(gw.httpPort, 'POST', '/devices', { id: `crash-${i}`, typeId: 'washer' })))
+      callGateway(gw.httpPort, 'POST', '/devices', { id: `crash-${i}`, typeId: 'washer' })))
 
     const acked = new Map<string, Set<number>>(devices.map((d) => [d.id, new Set()]))
     const clients = await Promise.all(devices.map((d) => mqtt.connectAsync(`mqtt://127.0.0.1:${gw.mqttPort}`, {

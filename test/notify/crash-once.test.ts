@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import mqtt from 'mqtt'
 import { startReceiver } from '../outbox/receiver.js'
-import { killHard, spawnGateway } from '../support/child-gateway.js'
+import { killHard, spawnGateway, callGateway } from '../support/child-gateway.js'
 import { BACKENDS, createTestDatabaseUrl } from '../support/databases.js'
 import { DRAIN_RULE, TEST_ADMIN_TOKEN, WASHER } from '../support/gateway.js'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -10,14 +10,6 @@ import path from 'node:path'
 import { okWithIds } from './harness.js'
 import { startSmtpSink } from './smtp-sink.js'
 
-async function call(httpPort: number, method: string, route: string, body?: unknown) {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1${route}`, {
-    method, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`)
-  return res.json() as Promise<any>
-}
 
 describe.each(BACKENDS)('customer notifications across kill -9 on %s', (backend) => {
   const cleanup: (() => Promise<unknown> | unknown)[] = []
@@ -44,13 +36,13 @@ describe.each(BACKENDS)('customer notifications across kill -9 on %s', (backend)
 
     let gw = await spawnGateway(env)
     cleanup.push(() => killHard(gw.child))
-    await call(gw.httpPort, 'POST', '/device-types', WASHER)
-    await call(gw.httpPort, 'POST', '/rules', { ...DRAIN_RULE, when: { kind: 'threshold', metric: 'drain_time_s', op: '>', value: 120 } })
-    await call(gw.httpPort, 'POST', '/customers', { id: 'c-sms', name: 'Li Wei', locale: 'zh-CN', timezone: 'Asia/Shanghai', channels: [{ type: 'sms', address: '+8613800000020', consent: true }] })
-    await call(gw.httpPort, 'POST', '/customers', { id: 'c-mail', name: 'Ann', locale: 'en', timezone: 'Europe/London', channels: [{ type: 'email', address: 'ann@example.com', consent: true }] })
+    await callGateway(gw.httpPort, 'POST', '/device-types', WASHER)
+    await callGateway(gw.httpPort, 'POST', '/rules', { ...DRAIN_RULE, when: { kind: 'threshold', metric: 'drain_time_s', op: '>', value: 120 } })
+    await callGateway(gw.httpPort, 'POST', '/customers', { id: 'c-sms', name: 'Li Wei', locale: 'zh-CN', timezone: 'Asia/Shanghai', channels: [{ type: 'sms', address: '+8613800000020', consent: true }] })
+    await callGateway(gw.httpPort, 'POST', '/customers', { id: 'c-mail', name: 'Ann', locale: 'en', timezone: 'Europe/London', channels: [{ type: 'email', address: 'ann@example.com', consent: true }] })
     const devices = [
-      await call(gw.httpPort, 'POST', '/devices', { id: 'wm-sms', typeId: 'washer', customerId: 'c-sms' }),
-      await call(gw.httpPort, 'POST', '/devices', { id: 'wm-mail', typeId: 'washer', customerId: 'c-mail' }),
+      await callGateway(gw.httpPort, 'POST', '/devices', { id: 'wm-sms', typeId: 'washer', customerId: 'c-sms' }),
+      await callGateway(gw.httpPort, 'POST', '/devices', { id: 'wm-mail', typeId: 'washer', customerId: 'c-mail' }),
     ]
 
     // Each device breaks the limit many times over, from two connections at once: many detections, one ticket each.
@@ -68,7 +60,7 @@ describe.each(BACKENDS)('customer notifications across kill -9 on %s', (backend)
     // Killed once the e-mail is recorded as sent and while the SMS request hangs.
     await vi.waitFor(async () => {
       expect(sms.received.length).toBeGreaterThan(0)
-      const [mail] = await call(gw.httpPort, 'GET', '/notifications?customerId=c-mail')
+      const [mail] = await callGateway(gw.httpPort, 'GET', '/notifications?customerId=c-mail')
       expect(mail?.status).toBe('sent')
     }, { timeout: 20_000, interval: 20 })
     await killHard(gw.child)
@@ -78,16 +70,16 @@ describe.each(BACKENDS)('customer notifications across kill -9 on %s', (backend)
     cleanup.push(() => killHard(gw.child))
     // The lease of the killed worker runs out; the new process sends again under the same id.
     await vi.waitFor(async () => {
-      const [m] = await call(gw.httpPort, 'GET', '/notifications?customerId=c-sms')
+      const [m] = await callGateway(gw.httpPort, 'GET', '/notifications?customerId=c-sms')
       expect(m.status).toBe('sent')
     }, { timeout: 20_000, interval: 100 })
     // Give a wrongly repeated send time to show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
 
-    const tickets = await call(gw.httpPort, 'GET', '/tickets')
+    const tickets = await callGateway(gw.httpPort, 'GET', '/tickets')
     expect(tickets.map((t: any) => t.deviceId).sort()).toEqual(['wm-mail', 'wm-sms'])
-    const [smsMessage, ...otherSms] = await call(gw.httpPort, 'GET', '/notifications?customerId=c-sms')
-    const mailMessages = await call(gw.httpPort, 'GET', '/notifications?customerId=c-mail')
+    const [smsMessage, ...otherSms] = await callGateway(gw.httpPort, 'GET', '/notifications?customerId=c-sms')
+    const mailMessages = await callGateway(gw.httpPort, 'GET', '/notifications?customerId=c-mail')
     expect(otherSms).toHaveLength(0)
     expect(mailMessages.map((m: any) => [m.kind, m.status])).toEqual([['opened', 'sent']])
     // SMTP: one mail, not resent by the restarted process. Provider: two requests (the one cut off

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { TEST_ADMIN_TOKEN } from './gateway.js'
 import { createInterface } from 'node:readline'
 
 /** Runs `gateway/main.ts` in a real child process and resolves with its ports once it logs "ready". */
@@ -26,4 +27,14 @@ export async function killHard(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGKILL')
   await exited
+}
+
+/** One API call to a gateway running in a child process, as the test admin; throws on a non-2xx answer. */
+export async function callGateway(httpPort: number, method: string, route: string, body?: unknown, token = TEST_ADMIN_TOKEN): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1${route}`, {
+    method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`)
+  return res.json()
 }
