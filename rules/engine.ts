@@ -162,6 +162,14 @@ export function createRuleEngine(
       if (device) wakeups.remove(device);
       devices.delete(deviceId);
     },
+    /**
+     * The device's event time at `arrivedAt` on the caller's clock: its newest `ts` plus the time
+     * since it arrived. For messages that carry no time of their own (a bare status word).
+     */
+    eventTimeAt(deviceId: string, arrivedAt: number): number | undefined {
+      const device = devices.get(deviceId);
+      return device ? Math.max(device.maxTs, arrivedAt - device.offset) : undefined;
+    },
     deviceCount(): number {
       return devices.size;
     },

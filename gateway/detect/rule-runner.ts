@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { ruleKey, type RuleInput } from '../../rules/compile-rule.js'
 import type { Clearance, Detection } from '../../rules/detection.js'
 import { createRuleEngine, type EvaluationResult, type RuleEngine } from '../../rules/engine.js'
+import type { Observation } from '../../rules/observation.js'
 import { lookbackMs } from '../../rules/lookback.js'
 import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
@@ -64,7 +65,9 @@ export function createRuleRunner(opts: {
     const observation = toObservation(r, device)
     let late = false
     for (const run of among) {
-      const result = run.engine.evaluate(observation, arrivedAt)
+      const at = placed(observation, r, run.engine, arrivedAt)
+      if (!at) continue
+      const result = run.engine.evaluate(at, arrivedAt)
       late ||= result.late
       dispatch(result, device)
     }
@@ -132,7 +135,9 @@ export function createRuleRunner(opts: {
         for (const run of fresh) {
           if (run.input.rule.deviceType !== device.typeId) continue
           if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) run.engine.resetRules(r.deviceId)
-          const result = run.engine.evaluate(observation, r.receivedAt.getTime())
+          const at = placed(observation, r, run.engine, r.receivedAt.getTime())
+          if (!at) continue
+          const result = run.engine.evaluate(at, r.receivedAt.getTime())
           if (startUp) dispatch(result, device)
           else {
             for (const d of result.detections) ongoing.set(`${run.key}\u0000${d.deviceId}`, { d, device })
@@ -211,3 +216,14 @@ export function createRuleRunner(opts: {
 }
 
 export type RuleRunner = ReturnType<typeof createRuleRunner>
+
+/**
+ * A status stamped on arrival belongs at the device's own event time, not the gateway's clock.
+ * Before the engine knows the device's time there is nothing to place it at: it is skipped, so a
+ * bare `online` at connect cannot make the device's back-dated readings look late.
+ */
+function placed(observation: Observation, r: StoredObservation, engine: RuleEngine, arrivedAt: number): Observation | undefined {
+  if (r.kind !== 'status' || !(r.detail as { tsFromArrival?: boolean } | null)?.tsFromArrival) return observation
+  const ts = engine.eventTimeAt(r.deviceId, arrivedAt)
+  return ts === undefined ? undefined : { ...observation, ts }
+}

@@ -87,8 +87,11 @@ function decodeStatus(payload: Buffer, ctx: DecodeContext): Decoded {
   }
   const parsed = statusSchema.safeParse(candidate)
   if (!parsed.success) return reject('invalid_payload', `status must be one of ${DEVICE_STATUSES.join(', ')}; got ${JSON.stringify(text.slice(0, 40))}`)
+  // Without a ts the status is stamped on arrival and marked so: rules place it in the device's
+  // own event time instead (see the rule runner), so it cannot make later readings look late.
   const ts = parsed.data.ts ?? ctx.now
-  return checkTime(ts, ctx) ?? accept(ctx, 'status', ts, undefined, payload, { state: parsed.data.status })
+  const stamped = parsed.data.ts === undefined ? { detail: { tsFromArrival: true } } : {}
+  return checkTime(ts, ctx) ?? accept(ctx, 'status', ts, undefined, payload, { state: parsed.data.status, ...stamped })
 }
 
 function checkTime(ts: number, ctx: DecodeContext): Decoded | undefined {

@@ -44,6 +44,23 @@ describe('rule runner', () => {
     expect((await t.api('GET', `/tickets?deviceId=${device.id}`)).body[0].occurrences).toBe(1)
   })
 
+  it('places a bare status word at the device\'s own event time, so back-dated readings are not late', async () => {
+    const t = await gatewayWith()
+    const [device] = await registerFleet(t, 1, 'bare')
+    expectStatus(await t.api('POST', '/rules', DRAIN_RULE), 201)
+    const client = await t.connectDevice(device.id, device.secret)
+    const t0 = Date.now() - 6 * 3_600_000
+    const online = () => client.publishAsync(`devices/${device.id}/status`, 'online', { qos: 1 })
+    await online() // at connect, before the engine knows the device's time
+    for (let m = 0; m <= 10; m++) {
+      await publisher(t, client, device.id)(t0 + m * MINUTE, { drain_time_s: 150 }, m)
+      if (m === 5) await online()
+    }
+    await t.gateway.settle()
+    expect((await t.api('GET', `/detections?deviceId=${device.id}`)).body.map((d: any) => d.detectedAt)).toEqual([new Date(t0 + 10 * MINUTE).toISOString()])
+    expect((await t.gateway.http.inject({ url: '/metrics' })).body).not.toMatch(/precall_readings_late_total [1-9]/)
+  })
+
   it('swaps rule versions under load without skipping a reading or evaluating one twice', async () => {
     const t = await gatewayWith()
     const fleet = await registerFleet(t, 4, 'hot')

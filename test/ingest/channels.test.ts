@@ -29,9 +29,9 @@ describe('events and status over the embedded broker', () => {
     const rows = await t.gateway.database.query<{ kind: string; code: string | null; state: string | null; detail: unknown }>(
       sql`select kind, code, state, detail from readings where device_id = ${device.id} order by id`)
     expect(rows).toEqual([
-      { kind: 'status', code: null, state: 'online', detail: null },
+      { kind: 'status', code: null, state: 'online', detail: { tsFromArrival: true } },
       { kind: 'event', code: 'E21', state: null, detail: { phase: 'drain' } },
-      { kind: 'status', code: null, state: 'offline', detail: null },
+      { kind: 'status', code: null, state: 'offline', detail: { tsFromArrival: true } },
     ])
   })
 
