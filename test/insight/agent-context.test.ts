@@ -60,7 +60,7 @@ describe.each(BACKENDS)('agent context on %s', (backend) => {
     const drains = [125, 130, 135, 140, 145, 150, 155, 160, 150, 140, 135]
     for (const [i, drain] of drains.entries()) await publish('wm-ctx', 'telemetry', { ts: T0 + (2 + i) * MINUTE, seq: i, metrics: { drain_time_s: drain } })
     await publish('wm-ctx', 'telemetry', { ts: T0 + 13 * MINUTE, seq: 99, metrics: { drain_time_s: 60, motor_current_a: 1.2 } })
-    // Status messages carry no ts: stamped on arrival, so sent last not to make the readings look late.
+    // A bare status word carries no ts: the rules place it at the device's own event time.
     await publish('wm-ctx', 'status', 'online')
     await vi.waitFor(async () => expect((await t.api('GET', '/devices/wm-ctx')).body.status).toBe('online'))
     await t.gateway.settle()
