@@ -7,8 +7,7 @@ import { sql, type SQL } from 'drizzle-orm'
 /** A timestamp column or expression as epoch milliseconds, or null. */
 export const epochMs = (expr: SQL) => sql`(extract(epoch from ${expr}) * 1000)::float8`
 
-/** A Date as a timestamptz parameter, the same on both drivers. */
-export const at = (d: Date) => sql`${d.toISOString()}::timestamptz`
+export { sqlTime as at } from '../db/sql-time.js'
 
 export const toIso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString())
 

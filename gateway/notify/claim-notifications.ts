@@ -1,12 +1,11 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
+import { sqlTime } from '../db/sql-time.js'
 import type { Db, Tx } from '../db/database.js'
 import { notifications } from '../db/notify-schema.js'
 
 export type NotificationRow = typeof notifications.$inferSelect
 export const PENDING = ['queued', 'deferred'] as const
 
-// The caller's clock, never SQL now(): tests move it, and instances agree as far as their clocks do.
-const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`
 
 /**
  * Leases up to `limit` due messages to `workerId` (SKIP LOCKED, so workers claim side by side; an
@@ -15,7 +14,7 @@ const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`
  * them in order, and a customer never gets the resolution before the problem.
  */
 export async function claimNotifications(db: Db, opts: { now: number; leaseMs: number; workerId: string; limit: number }): Promise<NotificationRow[]> {
-  const now = ts(opts.now)
+  const now = sqlTime(opts.now)
   return db.update(notifications)
     .set({ lockedUntil: new Date(opts.now + opts.leaseMs), lockedBy: opts.workerId })
     .where(sql`${notifications.id} in (

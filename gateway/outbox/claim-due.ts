@@ -1,11 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
+import { sqlTime } from '../db/sql-time.js'
 import type { Db } from '../db/database.js'
 import { outbox } from '../db/schema.js'
 import type { OutboxRow } from './outbox-store.js'
-
-// Times go in as parameters, never SQL now(): the caller's clock is the one tests control, and
-// several gateway instances then agree on what "due" means only as far as their clocks agree.
-const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`
 
 /**
  * Leases up to `limit` due messages to `workerId` in one statement. SKIP LOCKED lets several
@@ -15,7 +12,7 @@ const ts = (ms: number) => sql`${new Date(ms).toISOString()}::timestamptz`
  * too. At most one message per (subscription, ticket) is claimed per pass.
  */
 export async function claimDue(db: Db, opts: { now: number; leaseMs: number; workerId: string; limit: number }): Promise<OutboxRow[]> {
-  const now = ts(opts.now)
+  const now = sqlTime(opts.now)
   return db.update(outbox)
     .set({ lockedUntil: new Date(opts.now + opts.leaseMs), lockedBy: opts.workerId })
     .where(sql`${outbox.id} in (
