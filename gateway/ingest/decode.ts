@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { DEVICE_STATUSES } from '../../rules/observation.js'
 import type { MetricSpec } from '../db/schema.js'
 
 const timestamp = z.union([
@@ -20,7 +21,6 @@ const eventSchema = z.strictObject({
   code: z.string().min(1).max(64),
   detail: z.record(z.string(), z.unknown()).optional(),
 })
-export const DEVICE_STATUSES = ['online', 'offline', 'powered_off'] as const
 const statusSchema = z.strictObject({ status: z.enum(DEVICE_STATUSES), ts: timestamp.optional() })
 
 export const REJECT_REASONS = [

@@ -1,3 +1,5 @@
+import { localTime } from '../tickets/local-clock.js'
+
 /** A daily window in local wall-clock minutes; `start > end` wraps midnight (21:00–08:00). */
 export type QuietHours = { start: string; end: string; startMin: number; endMin: number }
 
@@ -14,19 +16,9 @@ export function parseQuietHours(text: string): QuietHours | null | undefined {
   return { start, end, startMin: Number(s[1]) * 60 + Number(s[2]), endMin: Number(e[1]) * 60 + Number(e[2]) }
 }
 
-type Local = { year: number; month: number; day: number; minute: number }
-
-function localOf(at: number, timeZone: string): Local {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
-  }).formatToParts(at)
-  const get = (type: string) => Number(parts.find((p) => p.type === type)!.value)
-  return { year: get('year'), month: get('month'), day: get('day'), minute: get('hour') * 60 + get('minute') }
-}
-
 /** The customer's calendar date of an instant, `YYYY-MM-DD`: the unit of the daily cap. */
 export function localDate(at: number, timeZone: string): string {
-  const l = localOf(at, timeZone)
+  const l = localTime(at, timeZone)
   return `${l.year}-${String(l.month).padStart(2, '0')}-${String(l.day).padStart(2, '0')}`
 }
 
@@ -36,7 +28,7 @@ export function localDate(at: number, timeZone: string): string {
  * time skipped by a DST jump resolves to the first minute after it.
  */
 export function atLocalMinute(at: number, timeZone: string, days: number, minute: number): number {
-  const l = localOf(at, timeZone)
+  const l = localTime(at, timeZone)
   const wall = Date.UTC(l.year, l.month - 1, l.day + days) + minute * MINUTE
   let guess = wall - offsetMs(at, timeZone)
   for (let i = 0; i < 3; i++) guess = wall - offsetMs(guess, timeZone)
@@ -44,7 +36,7 @@ export function atLocalMinute(at: number, timeZone: string, days: number, minute
 }
 
 function offsetMs(at: number, timeZone: string): number {
-  const l = localOf(at, timeZone)
+  const l = localTime(at, timeZone)
   const wall = Date.UTC(l.year, l.month - 1, l.day) + l.minute * MINUTE
   return wall - Math.floor(at / MINUTE) * MINUTE
 }
@@ -56,7 +48,7 @@ function inWindow(minute: number, w: QuietHours): boolean {
 /** When quiet hours end, if `at` falls inside them in `timeZone`; null when a message may go now. */
 export function quietUntil(at: number, window: QuietHours | null, timeZone: string): number | null {
   if (!window) return null
-  const { minute } = localOf(at, timeZone)
+  const { minute } = localTime(at, timeZone)
   if (!inWindow(minute, window)) return null
   // Past the start of a window that wraps midnight, it ends tomorrow; otherwise today.
   const days = window.startMin > window.endMin && minute >= window.startMin ? 1 : 0

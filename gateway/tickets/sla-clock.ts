@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { localTime } from './local-clock.js'
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const
 const HOUR_MS = 3_600_000
@@ -29,14 +30,6 @@ function workingMsPerDay(c: Calendar) {
   return (c.endMin - c.startMin) * 60_000
 }
 
-/** Minutes since local midnight and the local weekday of an instant in `timeZone`. */
-function localParts(at: number, timeZone: string) {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(at)
-  const get = (type: string) => parts.find((p) => p.type === type)!.value
-  const day = DAYS.indexOf(get('weekday').toLowerCase() as never)
-  return { day, minute: Number(get('hour')) * 60 + Number(get('minute')), second: Number(get('second')) }
-}
-
 /**
  * The instant at which `slaMs` of service time has passed since `start`, counting only the
  * calendar's working hours in the customer's timezone. SLA durations are stated in days; on a
@@ -48,7 +41,7 @@ export function addServiceTime(start: number, slaMs: number, calendar: Calendar,
   let remaining = (slaMs / (24 * HOUR_MS)) * workingMsPerDay(calendar)
   let at = start
   for (let guard = 0; guard < 10_000; guard++) {
-    const { day, minute, second } = localParts(at, timeZone)
+    const { weekday: day, minute, second } = localTime(at, timeZone)
     const nowMin = minute + second / 60
     if (calendar.days.has(day) && nowMin < calendar.endMin) {
       const from = Math.max(nowMin, calendar.startMin)
