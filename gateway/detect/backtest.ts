@@ -48,7 +48,10 @@ export function createBacktester(database: Database, ruleStore: RuleStore) {
     const fleet = await db.select({ id: devices.id, typeId: devices.typeId, model: devices.model, firmware: devices.firmware, tags: customers.tags }).from(devices)
       .leftJoin(customers, eq(customers.id, devices.customerId))
       .where(and(inArray(devices.typeId, types), input.deviceIds ? inArray(devices.id, input.deviceIds) : undefined))
-    const typeOf = new Map(fleet.map((d) => [d.id, { typeId: d.typeId, model: d.model, firmware: d.firmware, customerTags: d.tags ?? [] }]))
+    const typeOf = new Map(fleet.map((d) => [d.id, {
+      typeId: d.typeId,
+      attributes: { ...(d.model ? { model: d.model } : {}), ...(d.firmware ? { firmware: d.firmware } : {}), customerTags: d.tags ?? [] },
+    }]))
     // Each document its own version, so two drafts of one rule can be compared in one run.
     const engine = createRuleEngine(rules.map((rule, i) => ({ rule, version: i + 1 })))
     const found: Detection[] = []

@@ -53,9 +53,12 @@ export function createRuleRunner(opts: {
     queue = queue.then(task).catch((err) => log.error({ err }, `could not record a ${what}`)).finally(() => backlog--)
   }
 
+  const detected = (d: Detection, device: DeviceProfile) => enqueue('detection', () => intake.record(d, device))
+  const cleared = (c: Clearance) => { if (c.mode === 'active' && c.selfClear) enqueue('clearance', () => intake.clear(c)) }
+
   function dispatch(result: Pick<EvaluationResult, 'detections' | 'cleared'>, device: DeviceProfile) {
-    for (const d of result.detections) enqueue('detection', () => intake.record(d, device))
-    for (const c of result.cleared) if (c.mode === 'active' && c.selfClear) enqueue('clearance', () => intake.clear(c))
+    for (const d of result.detections) detected(d, device)
+    for (const c of result.cleared) cleared(c)
   }
 
   function evaluate(r: StoredObservation & { id: number }, among: Running[] | undefined, device: DeviceProfile, arrivedAt: number) {
@@ -146,7 +149,7 @@ export function createRuleRunner(opts: {
         }
       })
       for (const { deviceId, problem } of repairs.slice(nextRepair)) if (deviceId) for (const run of fresh) run.engine.resetRules(deviceId, problem)
-      for (const { d, device } of ongoing.values()) enqueue('detection', () => intake.record(d, device))
+      for (const { d, device } of ongoing.values()) detected(d, device)
       index(next)
       const backlogOfHeld = held
       held = null
@@ -167,13 +170,11 @@ export function createRuleRunner(opts: {
   function tick() {
     const watermark = now() - config.clockSlackMs
     for (const run of running.values()) {
-      const detections = run.engine.advanceTo(watermark)
-      const cleared = run.engine.takeCleared()
-      for (const d of detections) {
+      for (const d of run.engine.advanceTo(watermark)) {
         const device = directory.peek(d.deviceId)
-        if (device) dispatch({ detections: [d], cleared: [] }, device)
+        if (device) detected(d, device)
       }
-      for (const c of cleared) dispatch({ detections: [], cleared: [c] }, directory.peek(c.deviceId)!)
+      for (const c of run.engine.takeCleared()) cleared(c)
     }
   }
 

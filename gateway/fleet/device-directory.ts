@@ -15,6 +15,8 @@ export type DeviceProfile = {
   metrics: Record<string, MetricSpec>
   eventCodes: string[]
   maintenanceCodes: string[]
+  /** What rule selectors and overrides read, built once: the engine recognises it by reference. */
+  attributes: { model?: string; firmware?: string; customerTags: string[] }
 }
 
 /**
@@ -34,9 +36,11 @@ export function createDeviceDirectory(database: Database) {
       .leftJoin(customers, eq(devices.customerId, customers.id))
       .where(eq(devices.id, id))
     if (!row) return undefined
+    const customerTags = row.tags ?? []
     return {
+      attributes: { ...(row.device.model ? { model: row.device.model } : {}), ...(row.device.firmware ? { firmware: row.device.firmware } : {}), customerTags },
       id: row.device.id, typeId: row.device.typeId, customerId: row.device.customerId,
-      customerTags: row.tags ?? [], customerTimezone: row.timezone ?? 'UTC', model: row.device.model, firmware: row.device.firmware,
+      customerTags, customerTimezone: row.timezone ?? 'UTC', model: row.device.model, firmware: row.device.firmware,
       secretHash: row.device.secretHash, metrics: row.type.metrics, eventCodes: row.type.eventCodes, maintenanceCodes: row.type.maintenanceCodes,
     }
   }

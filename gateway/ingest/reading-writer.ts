@@ -35,12 +35,13 @@ export function createReadingWriter(opts: {
       metrics.ingestCommitSeconds.observe(seconds)
     },
     async flush(batch) {
+      const keys = batch.map(keyOf)
       const firstOfKey = new Map<string, number>()
-      batch.forEach((r, i) => { if (!firstOfKey.has(keyOf(r))) firstOfKey.set(keyOf(r), i) })
+      keys.forEach((k, i) => { if (!firstOfKey.has(k)) firstOfKey.set(k, i) })
       const unique = firstOfKey.size === batch.length ? batch : [...firstOfKey.values()].map((i) => batch[i])
       const inserted = await insertReadings(database, unique)
       const idOfKey = new Map(inserted.map((r) => [`${r.device_id}\u0000${r.kind}\u0000${Date.parse(r.ts)}\u0000${r.dedup_key}`, Number(r.id)]))
-      return batch.map((r, i) => (firstOfKey.get(keyOf(r)) === i ? idOfKey.get(keyOf(r)) : undefined))
+      return keys.map((k, i) => (firstOfKey.get(k) === i ? idOfKey.get(k) : undefined))
     },
     afterFlush(batch, ids) {
       const committed: CommittedReading[] = []
