@@ -1,3 +1,4 @@
+import type { ComparisonOp } from "./condition-schema.js";
 import {
   bucketKey,
   bucketOffset,
@@ -117,4 +118,20 @@ export function fitLine(fit: LineFit): boolean {
 /** The fitted line's value at event time `ts` (call after `fitLine` returned true). */
 export function fittedValueAt(fit: LineFit, ts: number): number {
   return fit.meanValue + fit.slopePerMs * (ts - fit.meanTs);
+}
+
+/** What a rate and a trend rule both report about their fit: the line, its quality and its window. */
+export function fitEvidence(
+  condition: { metric: string; op: ComparisonOp; value: number; over: number },
+  fit: LineFit,
+) {
+  return {
+    metric: condition.metric,
+    op: condition.op,
+    limit: condition.value,
+    slopePerHour: fit.slopePerMs * HOUR_MS,
+    r2: fit.r2,
+    points: fit.points,
+    overMs: condition.over,
+  };
 }

@@ -2,7 +2,7 @@ import { compareComputed } from "./comparison.js";
 import type { ConditionEvaluator } from "./compile-rule.js";
 import type { RateCondition } from "./condition-schema.js";
 import type { RateEvidence } from "./evidence.js";
-import { addPoint, createLineFit, fitLine, HOUR_MS, type LineFit } from "./line-fit.js";
+import { addPoint, createLineFit, fitEvidence, fitLine, HOUR_MS, type LineFit } from "./line-fit.js";
 import type { Observation } from "./observation.js";
 
 export type RateState = { fit: LineFit; holds: boolean };
@@ -31,16 +31,7 @@ export function createRateEvaluator(condition: RateCondition): ConditionEvaluato
     },
 
     evidence({ fit }): RateEvidence {
-      return {
-        kind: "rate",
-        metric: condition.metric,
-        op: condition.op,
-        limit: condition.value,
-        slopePerHour: fit.slopePerMs * HOUR_MS,
-        r2: fit.r2,
-        points: fit.points,
-        overMs: condition.over,
-      };
+      return { kind: "rate", ...fitEvidence(condition, fit) };
     },
   };
 }

@@ -2,7 +2,7 @@ import { compare } from "./comparison.js";
 import type { ConditionEvaluator } from "./compile-rule.js";
 import type { TrendCondition } from "./condition-schema.js";
 import type { TrendEvidence } from "./evidence.js";
-import { addPoint, createLineFit, fitLine, fittedValueAt, HOUR_MS, type LineFit } from "./line-fit.js";
+import { addPoint, createLineFit, fitEvidence, fitLine, fittedValueAt, type LineFit } from "./line-fit.js";
 import type { Observation } from "./observation.js";
 
 export type TrendState = {
@@ -57,16 +57,9 @@ export function createTrendEvaluator(
     },
 
     evidence(state): TrendEvidence {
-      const { fit } = state;
       return {
         kind: "trend",
-        metric: condition.metric,
-        op: condition.op,
-        limit: condition.value,
-        slopePerHour: fit.slopePerMs * HOUR_MS,
-        r2: fit.r2,
-        points: fit.points,
-        overMs: condition.over,
+        ...fitEvidence(condition, state.fit),
         predictedFailureAt: state.predictedAt,
         fittedValue: state.fittedValue,
         withinMs: condition.within,
