@@ -1,51 +1,37 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { Database } from '../../gateway/db/database.js'
-import { BACKENDS, openTestDatabase } from '../support/databases.js'
-import { createHarness, type Harness } from './harness.js'
-import { startReceiver, type Receiver } from './receiver.js'
+import { describe, expect, it } from 'vitest'
+import { BACKENDS } from '../support/databases.js'
+import { useDispatchTestBed } from './harness.js'
+import { startReceiver } from './receiver.js'
 
 describe.each(BACKENDS)('dispatcher: endpoints that refuse (%s)', (backend) => {
-  let database: Database
-  let h: Harness
-  let receiver: Receiver
-
-  beforeAll(async () => { database = await openTestDatabase(backend) })
-  afterAll(async () => { await database.close() })
-  beforeEach(async () => {
-    h = createHarness(database)
-    receiver = await startReceiver()
-  })
-  afterEach(async () => {
-    await h.close()
-    await receiver.close()
-  })
+  const bed = useDispatchTestBed(backend)
 
   it('disables a subscription that answers 410 and cancels what it still owed', async () => {
-    receiver.script([{ status: 410 }])
-    const { subscription } = await h.subscriptions.create({ url: receiver.url, events: ['*'] })
+    bed.receiver.script([{ status: 410 }])
+    const { subscription } = await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['*'] })
     const healthy = await startReceiver()
     try {
-      await h.subscriptions.create({ url: healthy.url, events: ['ticket.opened'] })
-      await h.enqueue('t-b1', 'ticket.opened')
-      await h.enqueue('t-b1', 'ticket.updated')
-      await h.enqueue('t-b2', 'ticket.opened')
-      const dispatcher = h.dispatcher()
+      await bed.h.subscriptions.create({ url: healthy.url, events: ['ticket.opened'] })
+      await bed.h.enqueue('t-b1', 'ticket.opened')
+      await bed.h.enqueue('t-b1', 'ticket.updated')
+      await bed.h.enqueue('t-b2', 'ticket.opened')
+      const dispatcher = bed.h.dispatcher()
 
       await dispatcher.runOnce()
-      expect(receiver.received).toHaveLength(1) // t-b2 was claimed too, but cancelled before its turn
+      expect(bed.receiver.received).toHaveLength(1) // t-b2 was claimed too, but cancelled before its turn
       expect(healthy.received).toHaveLength(2)
-      expect(await h.subscriptions.get(subscription.id)).toMatchObject({ enabled: false, disabledReason: 'receiver answered 410 Gone' })
-      const gone = (await h.outbox.listDeliveries({ subscriptionId: subscription.id })).reverse()
+      expect(await bed.h.subscriptions.get(subscription.id)).toMatchObject({ enabled: false, disabledReason: 'receiver answered 410 Gone' })
+      const gone = (await bed.h.outbox.listDeliveries({ subscriptionId: subscription.id })).reverse()
       expect(gone.map((d) => [d.ticketId, d.eventType, d.status])).toEqual([
         ['t-b1', 'ticket.opened', 'dead'], ['t-b1', 'ticket.updated', 'cancelled'], ['t-b2', 'ticket.opened', 'cancelled'],
       ])
       expect(gone[0]).toMatchObject({ lastError: 'receiver answered 410 Gone', attempts: 1 })
-      expect(await h.deliveryCount('gone')).toBe(1)
+      expect(await bed.h.deliveryCount('gone')).toBe(1)
 
-      h.advance(86_400_000)
-      expect(await h.enqueue('t-b3')).toBe(1) // only the healthy subscription still listens
+      bed.h.advance(86_400_000)
+      expect(await bed.h.enqueue('t-b3')).toBe(1) // only the healthy subscription still listens
       expect(await dispatcher.runOnce()).toBe(1)
-      expect(receiver.received).toHaveLength(1)
+      expect(bed.receiver.received).toHaveLength(1)
     } finally {
       await healthy.close()
     }
@@ -53,11 +39,11 @@ describe.each(BACKENDS)('dispatcher: endpoints that refuse (%s)', (backend) => {
 
   it('refuses to connect to a private address at delivery time unless allowed', async () => {
     // Created while private addresses were allowed; the dispatcher's policy is what counts at send time.
-    await h.subscriptions.create({ url: receiver.url, events: ['ticket.opened'] })
-    await h.enqueue('t-ssrf')
-    expect(await h.dispatcher({ allowPrivateAddresses: false }).runOnce()).toBe(1)
-    expect(receiver.received).toHaveLength(0)
-    const [delivery] = await h.deliveriesOf('t-ssrf')
+    await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+    await bed.h.enqueue('t-ssrf')
+    expect(await bed.h.dispatcher({ allowPrivateAddresses: false }).runOnce()).toBe(1)
+    expect(bed.receiver.received).toHaveLength(0)
+    const [delivery] = await bed.h.deliveriesOf('t-ssrf')
     expect(delivery.status).toBe('dead')
     expect(delivery.lastError).toMatch(/private address 127\.0\.0\.1/)
     expect(delivery.attemptLog.map((a) => a.outcome)).toEqual(['give_up'])

@@ -1,3 +1,6 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
+import { openTestDatabase, type Backend } from '../support/databases.js'
+import { startReceiver, type Receiver } from './receiver.js'
 import { pino } from 'pino'
 import type { Config } from '../../gateway/config/load-config.js'
 import type { Database } from '../../gateway/db/database.js'
@@ -57,3 +60,22 @@ export function createHarness(database: Database) {
 }
 
 export type Harness = ReturnType<typeof createHarness>
+
+/**
+ * The test bed the dispatcher tests share: one database per file, and per test a fresh harness and
+ * a real receiver, closed after it. Read `bed.h` and `bed.receiver` inside a test.
+ */
+export function useDispatchTestBed(backend: Backend) {
+  const bed = {} as { database: Database; h: Harness; receiver: Receiver }
+  beforeAll(async () => { bed.database = await openTestDatabase(backend) })
+  afterAll(async () => { await bed.database.close() })
+  beforeEach(async () => {
+    bed.h = createHarness(bed.database)
+    bed.receiver = await startReceiver()
+  })
+  afterEach(async () => {
+    await bed.h.close()
+    await bed.receiver.close()
+  })
+  return bed
+}
