@@ -2,9 +2,13 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { createLatencyHistogram } from './latency-histogram.js'
 import { mapBounded } from './map-bounded.js'
 
-export type LoadOptions = {
+export type FleetOptions = {
   url: string
   devices: { id: string; secret?: string }[]
+  connectParallel?: number
+}
+
+export type LoadOptions = (FleetOptions | { fleet: ConnectedFleet }) & {
   seconds: number
   qos?: 0 | 1
   /** Open loop: total publishes per second across all devices, spread round-robin. */
@@ -13,8 +17,8 @@ export type LoadOptions = {
   window?: number
   /** Open loop: a device with this many unacknowledged publishes skips its turn (counted in `skipped`). */
   maxInflightPerDevice?: number
+  /** Called for every publish; what it returns is sent (default: a washer reading). */
   payload?: (deviceIndex: number, seq: number) => string
-  connectParallel?: number
   /** Called about once a second while the load runs. */
   onSecond?(s: { second: number; acked: number; sent: number; inflight: number }): void
 }
@@ -47,15 +51,11 @@ export type LoadResult = {
 const TICK_MS = 10
 
 /**
- * Thousands of device connections from one process, each with its own credentials, offering
- * telemetry at a target rate (open loop) or as fast as acknowledgements return (closed loop).
- * Measures publish→PUBACK latency for every message. The result is a superset of the
- * `{devices, qos, seconds, acked, perSecond, p50Ms, p99Ms}` shape bench/load.ts returned.
+ * Connects every device with its own credentials, a bounded number at a time. The fleet can carry
+ * several `runLoad` steps (a stepped benchmark keeps its connections between rates).
  */
-export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  const qos = opts.qos ?? 1
-  const payload = opts.payload ?? ((_i, seq) => JSON.stringify({ ts: Date.now(), seq, metrics: { drain_time_s: 40 + (seq % 20) } }))
-  const connectStarted = performance.now()
+export async function connectFleet(opts: FleetOptions) {
+  const started = performance.now()
   const clients: MqttClient[] = []
   try {
     await mapBounded(opts.devices, opts.connectParallel ?? 100, async (d) => {
@@ -68,9 +68,36 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     throw new Error(`load generator: a device could not connect to ${opts.url}: ${(err as Error).message}`)
   }
   const byId = new Map(clients.map((c) => [c.options.clientId, c]))
-  const lanes = opts.devices.map((d) => ({ client: byId.get(d.id)!, topic: `devices/${d.id}/telemetry`, seq: 0, inflight: 0 }))
-  const connectSeconds = (performance.now() - connectStarted) / 1000
+  return {
+    lanes: opts.devices.map((d) => ({ id: d.id, client: byId.get(d.id)!, topic: `devices/${d.id}/telemetry`, seq: 0, inflight: 0 })),
+    connectSeconds: (performance.now() - started) / 1000,
+    async close() {
+      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
+    },
+  }
+}
 
+export type ConnectedFleet = Awaited<ReturnType<typeof connectFleet>>
+
+/**
+ * Thousands of device connections from one process, each with its own credentials, offering
+ * telemetry at a target rate (open loop) or as fast as acknowledgements return (closed loop).
+ * Measures publish→PUBACK latency for every message. Given a connected `fleet`, it loads that
+ * fleet and leaves it connected; given `url` and `devices`, it connects and disconnects its own.
+ */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const qos = opts.qos ?? 1
+  const payload = opts.payload ?? ((_i, seq) => JSON.stringify({ ts: Date.now(), seq, metrics: { drain_time_s: 40 + (seq % 20) } }))
+  const fleet = 'fleet' in opts ? opts.fleet : await connectFleet(opts)
+  try {
+    return await offerLoad(fleet, opts, qos, payload)
+  } finally {
+    if (!('fleet' in opts)) await fleet.close()
+  }
+}
+
+async function offerLoad(fleet: ConnectedFleet, opts: LoadOptions, qos: 0 | 1, payload: (deviceIndex: number, seq: number) => string): Promise<LoadResult> {
+  const { lanes } = fleet
   const hist = createLatencyHistogram()
   const ackedPerSecond: number[] = []
   let sent = 0, acked = 0, drained = 0, failed = 0, skipped = 0
@@ -137,11 +164,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   // Let what is in flight come back (bounded), so the last second is not counted as lost.
   if (sent > acked + drained + failed) await Promise.race([new Promise<void>((r) => { wakeIdle = r }), new Promise((r) => setTimeout(r, 10_000))])
   clearInterval(reporter)
-  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
   return {
-    devices: clients.length, qos, seconds, sent, acked, drained, failed, skipped,
+    devices: lanes.length, qos, seconds, sent, acked, drained, failed, skipped,
     perSecond: acked / seconds, offeredPerSecond: (sent + skipped) / seconds, targetPerSecond: opts.ratePerSecond ?? null,
     p50Ms: hist.percentile(0.5), p90Ms: hist.percentile(0.9), p99Ms: hist.percentile(0.99), maxMs: hist.max(), meanMs: hist.mean(),
-    connectSeconds, ackedPerSecond: Array.from(ackedPerSecond, (n) => n ?? 0),
+    connectSeconds: 'fleet' in opts ? 0 : fleet.connectSeconds, ackedPerSecond: Array.from(ackedPerSecond, (n) => n ?? 0),
   }
 }

@@ -1,0 +1,114 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { runLoad, type ConnectedFleet } from '../device-sim/load-generator.js'
+import type { FaultClock, FaultFigures } from './fault-clock.js'
+import { startCpuMeter } from './process-stats.js'
+import type { SystemUnderTest } from './systems/system.js'
+
+export type StepOptions = {
+  qos: 0 | 1
+  startRate: number
+  factor: number
+  maxRate: number
+  stepSeconds: number
+  /** The step at half the sustained maximum, where latencies are reported. */
+  latencySeconds: number
+  faultsPerSecond: number
+  log(line: string): void
+}
+
+export type StepFigures = {
+  targetPerSecond: number
+  offeredPerSecond: number
+  processedPerSecond: number
+  keptUp: boolean
+  /** Why the step did not keep up, or why stepping stopped. */
+  verdict: string
+  pubackP50Ms: number
+  pubackP99Ms: number
+  failed: number
+  skipped: number
+  cpuUsPerReading: number
+  faults: FaultFigures
+}
+
+export type SteppedResult = { steps: StepFigures[]; sustainedPerSecond: number; atHalf: StepFigures | null }
+
+// A step keeps up when the system handles what was offered (5 % slack for the counting edges),
+// nothing failed, and acknowledgements came back within a second.
+const KEEP_UP = 0.95
+const MAX_P99_MS = 1000
+
+/**
+ * Stepped open-loop load: offer `startRate` readings/s, then `factor` times more each step, until
+ * the system stops keeping up (or the generator itself cannot offer more). The sustained maximum
+ * is the best rate handled by a step that kept up; one more step at half of it gives latencies.
+ */
+export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, clock: FaultClock, opts: StepOptions): Promise<SteppedResult> {
+  const steps: StepFigures[] = []
+  for (let rate = opts.startRate; ; rate = Math.round(rate * opts.factor)) {
+    const step = await runStep(system, fleet, clock, opts, rate, opts.stepSeconds)
+    steps.push(step)
+    opts.log(describeStep(step))
+    if (!step.keptUp) break
+    if (rate * opts.factor > opts.maxRate) { step.verdict = 'reached --max-rate'; break }
+  }
+  const kept = steps.filter((s) => s.keptUp)
+  const sustainedPerSecond = Math.max(0, ...kept.map((s) => s.processedPerSecond))
+  if (sustainedPerSecond === 0) return { steps, sustainedPerSecond, atHalf: null }
+  const atHalf = await runStep(system, fleet, clock, opts, Math.round(sustainedPerSecond / 2), opts.latencySeconds)
+  opts.log(`${describeStep(atHalf)} (half of sustained)`)
+  return { steps, sustainedPerSecond, atHalf }
+}
+
+async function runStep(system: SystemUnderTest, fleet: ConnectedFleet, clock: FaultClock, opts: StepOptions, rate: number, seconds: number): Promise<StepFigures> {
+  await settle(system)
+  clock.reset()
+  const before = await system.processed()
+  const cpu = startCpuMeter()
+  // Counted at the deadline, not after the generator has waited for what was still in flight.
+  const atDeadline = sleep(seconds * 1000).then(async () => ({ cpuUs: cpu.read(), processed: await system.processed() }))
+  const deviceIds = fleet.lanes.map((l) => l.id)
+  const load = await runLoad({ fleet, qos: opts.qos, ratePerSecond: rate, seconds, payload: clock.payload(deviceIds, opts.faultsPerSecond) })
+  const end = await atDeadline
+  // The last faults of the step still get their alerts' time to arrive.
+  await sleep(1000)
+  const faults = clock.reset()
+  const handled = end.processed - before
+  const processedPerSecond = handled / seconds
+  const verdict = load.offeredPerSecond < rate * 0.9 ? 'generator-bound'
+    : load.failed > 0 ? `${load.failed} publishes failed`
+    : load.skipped > load.sent * 0.01 ? `${load.skipped} publishes skipped (devices at their in-flight cap)`
+    : processedPerSecond < load.offeredPerSecond * KEEP_UP ? 'fell behind'
+    : opts.qos === 1 && load.p99Ms > MAX_P99_MS ? `PUBACK p99 ${load.p99Ms.toFixed(0)} ms`
+    : 'kept up'
+  return {
+    targetPerSecond: rate,
+    offeredPerSecond: load.offeredPerSecond,
+    processedPerSecond,
+    keptUp: verdict === 'kept up',
+    verdict,
+    pubackP50Ms: load.p50Ms,
+    pubackP99Ms: load.p99Ms,
+    failed: load.failed,
+    skipped: load.skipped,
+    cpuUsPerReading: handled > 0 ? end.cpuUs / handled : NaN,
+    faults,
+  }
+}
+
+/** Waits until the system has worked off what earlier steps left queued (bounded). */
+async function settle(system: SystemUnderTest, limitMs = 60_000): Promise<void> {
+  const until = Date.now() + limitMs
+  let last = await system.processed()
+  while (Date.now() < until) {
+    await sleep(500)
+    const now = await system.processed()
+    if (now === last) return
+    last = now
+  }
+}
+
+function describeStep(s: StepFigures): string {
+  const f = s.faults.alerted > 0 ? `, fault→alert p99 ${s.faults.p99Ms.toFixed(0)} ms (${s.faults.alerted}/${s.faults.injected})` : ''
+  return `    offered ${s.offeredPerSecond.toFixed(0)}/s → handled ${s.processedPerSecond.toFixed(0)}/s, PUBACK p99 ${s.pubackP99Ms.toFixed(1)} ms${f}, ${s.cpuUsPerReading.toFixed(0)} µs CPU/reading: ${s.verdict}`
+}

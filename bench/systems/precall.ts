@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createTestDatabaseUrl } from '../../test/support/databases.js'
+import { createGatewayApi } from '../../device-sim/gateway-api.js'
+import { loadCatalogue } from '../../device-sim/load-catalogue.js'
+import { mapBounded } from '../../device-sim/map-bounded.js'
+import { startChild } from '../child-process.js'
+import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './system.js'
+
+const TOKEN = 'bench-admin-token-0123456789'
+const ACCEPTED = /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m
+
+/**
+ * The whole gateway in its own process, as `npm start` runs it: the default catalogue, devices
+ * with their own secrets, PUBACK after commit, and a webhook subscription for ticket events.
+ */
+export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite', extraEnv: Record<string, string> = {}): Promise<SystemUnderTest> {
+  const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
+  const dataDir = backend === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'precall-bench-')) : undefined
+  const cleanup = async () => {
+    await pg?.drop()
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  }
+  try {
+    const child = await startChild(['gateway/main.ts'], {
+      name: `precall on ${backend}`,
+      env: {
+        HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: 'true',
+        ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
+        ...extraEnv,
+      },
+    })
+    const httpUrl = `http://127.0.0.1:${child.ready.httpPort}`
+    try {
+      const api = createGatewayApi({ url: httpUrl, token: TOKEN })
+      const catalogue = await loadCatalogue(api)
+      const refused = catalogue.rules.filter((r) => r.action === 'refused')
+      if (refused.length > 0) throw new Error(`the gateway refused catalogue rules: ${refused.map((r) => r.id).join(', ')}`)
+      await api.call('POST', '/webhooks', { url: ctx.alertUrl, events: ['ticket.opened', 'ticket.updated'] })
+      const devices = await mapBounded(benchDeviceIds(ctx.devices), 32, (id) => api.registerDevice({ id, typeId: 'washer' }))
+      return {
+        mqttUrl: `mqtt://127.0.0.1:${child.ready.mqttPort}`,
+        devices,
+        async processed() {
+          const res = await fetch(`${httpUrl}/metrics`)
+          return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
+        },
+        pids: [child.pid],
+        async stop() {
+          await child.stop()
+          await cleanup()
+        },
+      }
+    } catch (err) {
+      await child.stop()
+      throw err
+    }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}

@@ -1,0 +1,26 @@
+/** One system the bench loads: where devices connect, how many readings it has handled, its processes. */
+export type SystemUnderTest = {
+  mqttUrl: string
+  /** Registered devices, as many as the largest fleet of the run. */
+  devices: { id: string; secret?: string }[]
+  /** Readings the system has fully handled so far (stored, or counted for the ceiling). */
+  processed(): Promise<number>
+  /** Processes whose memory the system costs (the database server is shared and not counted). */
+  pids: number[]
+  stop(): Promise<void>
+}
+
+export type SystemContext = {
+  devices: number
+  /** Where the system sends its alerts (webhooks for precall). */
+  alertUrl: string
+}
+
+export const benchDeviceIds = (n: number) => Array.from({ length: n }, (_, i) => `bench-${i}`)
+
+/** Reads `{"processed": n}` from a bench child's counting endpoint. */
+export async function fetchProcessed(url: string): Promise<number> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
+  return ((await res.json()) as { processed: number }).processed
+}
