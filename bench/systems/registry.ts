@@ -1,5 +1,6 @@
 import { startCeiling } from './ceiling.js'
 import { startPrecall } from './precall.js'
+import { userBuilt } from './user-built.js'
 import type { SystemContext, SystemUnderTest } from './system.js'
 
 export const CEILING_LABEL = 'bare aedes (ceiling)'
@@ -9,6 +10,8 @@ export const SYSTEMS = {
   ceiling: { label: CEILING_LABEL, alerts: false, start: startCeiling },
   'precall-pg': { label: 'precall on PostgreSQL', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres') },
   'precall-pglite': { label: 'precall on PGlite', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'pglite') },
+  'mosquitto-pg': { label: 'Mosquitto + MQTT.js → PostgreSQL', alerts: true, start: userBuilt('plain') },
+  'node-red': { label: 'Mosquitto + Node-RED', alerts: true, start: userBuilt('node-red') },
 } satisfies Record<string, { label: string; alerts: boolean; start(ctx: SystemContext): Promise<SystemUnderTest> }>
 
 export type SystemName = keyof typeof SYSTEMS
