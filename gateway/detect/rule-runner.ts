@@ -12,6 +12,7 @@ import type { DeviceDirectory, DeviceProfile } from '../fleet/device-directory.j
 import type { CommittedReading } from '../ingest/reading-writer.js'
 import type { Metrics } from '../metrics.js'
 import type { DetectionIntake } from '../tickets/detection-intake.js'
+import { createKeyedQueue } from './keyed-queue.js'
 import { toObservation, type StoredObservation } from './observations.js'
 import type { RuleStore } from './rule-store.js'
 import { replayTail } from './tail-replay.js'
@@ -43,18 +44,13 @@ export function createRuleRunner(opts: {
   let running = new Map<string, Running>()
   let byType = new Map<string, Running[]>()
   let held: CommittedReading[][] | null = null
-  let queue: Promise<unknown> = Promise.resolve()
-  let backlog = 0
+  // Ticket changes of one device stay in order (a clearance never overtakes its detection).
+  const ticketing = createKeyedQueue({ concurrency: 8, onError: (err) => log.error({ err }, 'could not record a detection or clearance') })
   let reloading: Promise<void> = Promise.resolve()
   let clock: NodeJS.Timeout | undefined
 
-  function enqueue(what: string, task: () => Promise<unknown>) {
-    backlog++
-    queue = queue.then(task).catch((err) => log.error({ err }, `could not record a ${what}`)).finally(() => backlog--)
-  }
-
-  const detected = (d: Detection, device: DeviceProfile) => enqueue('detection', () => intake.record(d, device))
-  const cleared = (c: Clearance) => { if (c.mode === 'active' && c.selfClear) enqueue('clearance', () => intake.clear(c)) }
+  const detected = (d: Detection, device: DeviceProfile) => ticketing.push(d.deviceId, () => intake.record(d, device))
+  const cleared = (c: Clearance) => { if (c.mode === 'active' && c.selfClear) ticketing.push(c.deviceId, () => intake.clear(c)) }
 
   function dispatch(result: Pick<EvaluationResult, 'detections' | 'cleared'>, device: DeviceProfile) {
     for (const d of result.detections) detected(d, device)
@@ -180,7 +176,7 @@ export function createRuleRunner(opts: {
 
   async function idle() {
     await reloading
-    while (backlog > 0) await queue
+    await ticketing.idle()
   }
 
   return {

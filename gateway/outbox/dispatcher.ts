@@ -27,8 +27,10 @@ export type DispatcherOptions = {
   workerId?: string
   /** Rows claimed per pass. */
   batchSize?: number
-  /** Subscriptions delivered to at once; one subscription's rows go one after another. */
+  /** Subscriptions delivered to at once. */
   concurrency?: number
+  /** Messages sent at once to one subscription (never two of one ticket). */
+  perSubscription?: number
 }
 
 /**
@@ -43,6 +45,7 @@ export function createDispatcher(opts: DispatcherOptions) {
   const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomSecret(4)}`
   const batchSize = opts.batchSize ?? 32
   const concurrency = opts.concurrency ?? 8
+  const perSubscription = opts.perSubscription ?? 8
   const agent: HttpDispatcher = createSafeAgent({ allowPrivate: config.allowPrivateAddresses, connectTimeoutMs: config.timeoutMs })
   if (config.leaseMs <= config.timeoutMs) log.warn({ leaseMs: config.leaseMs, timeoutMs: config.timeoutMs }, 'dispatch lease shorter than webhook timeout: slow receivers may get duplicates')
 
@@ -77,17 +80,22 @@ export function createDispatcher(opts: DispatcherOptions) {
     const subscriptions = new Map((await database.db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, ids))).map((s) => [s.id, s]))
     const groups = new Map<string, OutboxRow[]>()
     for (const row of claimed) groups.set(row.subscriptionId, [...(groups.get(row.subscriptionId) ?? []), row])
-    await eachWithLimit([...groups.values()], concurrency, async (rows) => {
-      for (const [i, row] of rows.entries()) {
-        try {
-          // The first row's lease is fresh from the claim; later ones may have waited a timeout or more.
-          if (i > 0 && !(await renewLease(database.db, { id: row.id, now: now(), leaseMs: config.leaseMs, workerId }))) continue
-          await send(row, subscriptions.get(row.subscriptionId)!)
-        } catch (err) {
-          // Left leased: the row comes back when the lease expires, and the pass goes on.
-          log.error({ err, outboxId: row.id }, 'webhook dispatch failed')
-        }
+    const deliver = async (row: OutboxRow, renew: boolean) => {
+      try {
+        // The first row's lease is fresh from the claim; later ones may have waited a timeout or more.
+        if (renew && !(await renewLease(database.db, { id: row.id, now: now(), leaseMs: config.leaseMs, workerId }))) return
+        await send(row, subscriptions.get(row.subscriptionId)!)
+      } catch (err) {
+        // Left leased: the row comes back when the lease expires, and the pass goes on.
+        log.error({ err, outboxId: row.id }, 'webhook dispatch failed')
       }
+    }
+    // The claim holds at most one message per ticket and subscription, so after a first message
+    // shows the receiver is there (a 410 cancels the rest), the others go side by side: one after
+    // another, a busy gateway managed only a few dozen a second to one CRM.
+    await eachWithLimit([...groups.values()], concurrency, async ([first, ...rest]) => {
+      await deliver(first, false)
+      await eachWithLimit(rest, perSubscription, (row) => deliver(row, true))
     })
     return claimed.length
   }

@@ -32,6 +32,21 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
     expect((await bed.h.deliveriesOf('t-d1')).map((d) => d.status)).toEqual(['delivered', 'delivered'])
   })
 
+  it('sends one subscription\'s messages about different tickets side by side, each ticket\'s in order', async () => {
+    bed.receiver.script(Array(12).fill({ status: 200, delayMs: 50 }))
+    await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['*'] })
+    for (let i = 0; i < 6; i++) {
+      await bed.h.enqueue(`t-p${i}`, 'ticket.opened')
+      await bed.h.enqueue(`t-p${i}`, 'ticket.updated')
+    }
+    const dispatcher = bed.h.dispatcher()
+    expect(await dispatcher.runOnce()).toBe(6)
+    expect(await dispatcher.runOnce()).toBe(6)
+    expect(bed.receiver.maxInFlight).toBeGreaterThan(1)
+    const events = bed.receiver.received.map(eventOf)
+    for (let i = 0; i < 6; i++) expect(events.indexOf(`t-p${i}:ticket.opened`)).toBeLessThan(events.indexOf(`t-p${i}:ticket.updated`))
+  })
+
   it('gives a crashed worker\'s rows to another worker only once the lease has expired', async () => {
     await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
     await bed.h.enqueue('t-e')
