@@ -15,8 +15,8 @@ const children = new Set<ChildProcess>()
  * `"msg":"ready"`. Everything the bench starts goes through here, so `stopAll` can end it by PID
  * whatever way the bench itself ends.
  */
-export async function startChild(command: string[], opts: { env?: Record<string, string>; name: string; timeoutMs?: number }): Promise<Child> {
-  const [file, ...args] = command[0].endsWith('.ts') ? [process.execPath, '--import', 'tsx', ...command] : command
+export async function startChild(command: string[], opts: { env?: Record<string, string>; nodeArgs?: string[]; name: string; timeoutMs?: number }): Promise<Child> {
+  const [file, ...args] = command[0].endsWith('.ts') ? [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', ...command] : command
   const child = spawn(file, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   child.once('exit', () => children.delete(child))

@@ -6,15 +6,20 @@ import { stopAll } from './child-process.js'
 import { startFaultClock } from './fault-clock.js'
 import { rssBytes } from './process-stats.js'
 import { describeMachine, formatNotes, formatTable, type RunRow } from './report.js'
+import { runSoak, type SoakResult } from './soak.js'
 import { runSteps, type StepOptions } from './step-load.js'
 import { SYSTEMS, type SystemName } from './systems/registry.js'
 
 const USAGE = `usage: npm run bench -- [--smoke] [--systems ${Object.keys(SYSTEMS).join(',')}]
                        [--devices 1000,5000,10000] [--qos 1,0] [--step-seconds 5] [--start-rate 2000]
                        [--factor 1.4] [--max-rate 120000] [--faults 20] [--out bench/results/latest.json]
+                       [--profile DIR] [--soak MINUTES --rate R]
 Runs every system with the same load generator on this machine: for each fleet size and QoS, a
 stepped offered load until readings stop keeping up, then a step at half the sustained maximum
-for latencies. Prints a Markdown table and writes every step to the JSON file.`
+for latencies. Prints a Markdown table and writes every step to the JSON file. --profile writes a
+V8 CPU profile of each precall process into DIR (open it in Chrome DevTools or speedscope).
+--soak holds the first system and QoS at --rate readings/s with the largest fleet for MINUTES
+(at least 3) and reports whether its memory grows.`
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +32,9 @@ const { values } = parseArgs({
     factor: { type: 'string', default: '1.4' },
     'max-rate': { type: 'string', default: '120000' },
     faults: { type: 'string', default: '20' },
+    profile: { type: 'string' },
+    soak: { type: 'string' },
+    rate: { type: 'string' },
     out: { type: 'string', default: 'bench/results/latest.json' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -52,6 +60,7 @@ const base: Omit<StepOptions, 'qos' | 'startRate'> = {
   maxRate: smoke ? 400 : Number(values['max-rate']),
   stepSeconds: smoke ? 1 : Number(values['step-seconds']),
   latencySeconds: smoke ? 2 : 2 * Number(values['step-seconds']),
+  warmupSeconds: smoke ? 0.5 : 3,
   faultsPerSecond: smoke ? 5 : Number(values.faults),
   log: (line) => console.error(line),
 }
@@ -61,8 +70,15 @@ if (![...deviceCounts, base.factor, base.maxRate, base.stepSeconds, startRate].e
   process.exit(2)
 }
 
+const soakMinutes = values.soak === undefined ? undefined : Number(values.soak)
+if (soakMinutes !== undefined && !(soakMinutes >= 3 && Number(values.rate) > 0)) {
+  console.error(`--soak takes minutes (3 or more) and needs --rate\n${USAGE}`)
+  process.exit(2)
+}
+
 const clock = await startFaultClock()
 const rows: RunRow[] = []
+let soak: (SoakResult & { system: string; devices: number; qos: 0 | 1 }) | undefined
 const sumRss = (pids: number[]) => pids.reduce((n, pid) => n + rssBytes(pid), 0)
 let exitCode = 0
 const shutdown = async () => { await stopAll(); process.exit(130) }
@@ -70,9 +86,22 @@ process.once('SIGINT', shutdown)
 process.once('SIGTERM', shutdown)
 
 try {
-  for (const name of systems) {
+  if (soakMinutes !== undefined) {
+    const [name, devices, qos] = [systems[0], Math.max(...deviceCounts), qosList[0]]
+    const system = await SYSTEMS[name].start({ devices, alertUrl: clock.url, profileDir: values.profile })
+    try {
+      const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
+      console.error(`${name}: soak at ${values.rate}/s, QoS ${qos}, ${devices} devices for ${soakMinutes} min`)
+      const result = await runSoak(system, fleet, clock, { qos, ratePerSecond: Number(values.rate), minutes: soakMinutes, faultsPerSecond: base.faultsPerSecond, rss: () => sumRss(system.pids), log: base.log })
+      soak = { system: SYSTEMS[name].label, devices, qos, ...result }
+      await fleet.close()
+    } finally {
+      await system.stop()
+    }
+  }
+  for (const name of soakMinutes === undefined ? systems : []) {
     console.error(`${name}: starting with ${Math.max(...deviceCounts)} devices registered`)
-    const system = await SYSTEMS[name].start({ devices: Math.max(...deviceCounts), alertUrl: clock.url })
+    const system = await SYSTEMS[name].start({ devices: Math.max(...deviceCounts), alertUrl: clock.url, profileDir: values.profile })
     try {
       let rate = startRate
       for (const devices of deviceCounts) {
@@ -105,10 +134,16 @@ try {
 
 const machine = describeMachine()
 console.log(`\n${smoke ? 'SMOKE — ' : ''}${new Date().toISOString()}, ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}\n`)
-console.log(formatTable(rows))
+if (rows.length > 0) console.log(formatTable(rows))
+if (soak) {
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0)
+  console.log(`soak: ${soak.system}, ${soak.devices} devices, QoS ${soak.qos}, ${soak.ratePerSecond}/s offered for ${soak.minutes} min: handled ${soak.handledPerSecond.toFixed(0)}/s, ` +
+    `PUBACK p99 ${soak.pubackP99Ms.toFixed(1)} ms, fault→alert p99 ${soak.faults.p99Ms.toFixed(0)} ms (${soak.faults.alerted}/${soak.faults.injected}), ` +
+    `RSS ${mb(soak.samples[0]?.rssBytes ?? 0)} → ${mb(soak.samples.at(-1)?.rssBytes ?? 0)} MB, last minute vs second: ${soak.growthPercent >= 0 ? '+' : ''}${soak.growthPercent.toFixed(1)} %`)
+}
 for (const note of formatNotes(rows)) console.log(`- ${note}`)
 mkdirSync(path.dirname(values.out), { recursive: true })
-writeFileSync(values.out, `${JSON.stringify({ machine, at: new Date().toISOString(), smoke, options: { ...base, log: undefined, startRate, deviceCounts, qosList }, rows }, null, 2)}\n`)
+writeFileSync(values.out, `${JSON.stringify({ machine, at: new Date().toISOString(), smoke, options: { ...base, log: undefined, startRate, deviceCounts, qosList }, rows, soak }, null, 2)}\n`)
 console.error(`\nevery step: ${values.out}`)
 
 if (smoke) {

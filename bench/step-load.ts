@@ -12,6 +12,8 @@ export type StepOptions = {
   stepSeconds: number
   /** The step at half the sustained maximum, where latencies are reported. */
   latencySeconds: number
+  /** Unrecorded load at the start rate first: JIT, pools, first tickets and rule state. */
+  warmupSeconds: number
   faultsPerSecond: number
   log(line: string): void
 }
@@ -45,6 +47,7 @@ const MAX_P99_MS = 1000
  */
 export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, clock: FaultClock, opts: StepOptions): Promise<SteppedResult> {
   const steps: StepFigures[] = []
+  await runLoad({ fleet, qos: opts.qos, ratePerSecond: opts.startRate, seconds: opts.warmupSeconds, payload: clock.payload(fleet.lanes.map((l) => l.id), opts.faultsPerSecond) })
   for (let rate = opts.startRate; ; rate = Math.round(rate * opts.factor)) {
     const step = await runStep(system, fleet, clock, opts, rate, opts.stepSeconds)
     steps.push(step)

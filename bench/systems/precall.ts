@@ -15,7 +15,7 @@ const ACCEPTED = /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m
  * The whole gateway in its own process, as `npm start` runs it: the default catalogue, devices
  * with their own secrets, PUBACK after commit, and a webhook subscription for ticket events.
  */
-export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite', extraEnv: Record<string, string> = {}): Promise<SystemUnderTest> {
+export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite'): Promise<SystemUnderTest> {
   const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
   const dataDir = backend === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'precall-bench-')) : undefined
   const cleanup = async () => {
@@ -28,8 +28,8 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
       env: {
         HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: 'true',
         ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
-        ...extraEnv,
       },
+      nodeArgs: ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : [],
     })
     const httpUrl = `http://127.0.0.1:${child.ready.httpPort}`
     try {

@@ -14,6 +14,8 @@ export type SystemContext = {
   devices: number
   /** Where the system sends its alerts (webhooks for precall). */
   alertUrl: string
+  /** Where precall writes a V8 CPU profile when it stops (`--cpu-prof`). */
+  profileDir?: string
 }
 
 export const benchDeviceIds = (n: number) => Array.from({ length: n }, (_, i) => `bench-${i}`)

@@ -31,8 +31,33 @@ export async function openDatabase(opts: { url?: string; dataDir: string; poolSi
   return database
 }
 
+// drizzle sends every query unprepared, which postgres.js runs as two round trips (describe, then
+// bind and execute) and PostgreSQL parses and plans each time. Statements of a fixed shape are
+// prepared once per connection instead. Ones with many parameters (multi-row VALUES, long IN lists)
+// change their text with their size and stay unprepared, which keeps the statement cache small.
+const MAX_PREPARED_PARAMS = 16
+
+function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, params: postgres.ParameterOrJSON<never>[] = [], options: postgres.UnsafeQueryOptions = {}) =>
+          target.unsafe(query, params, { ...options, prepare: params.length > 0 && params.length <= MAX_PREPARED_PARAMS })
+      }
+      // Transactions and savepoints run on a connection of their own: prepare there too.
+      if (prop === 'begin' || prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: postgres.TransactionSql) => unknown
+          return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).apply(target, [...args, (tx: postgres.TransactionSql) => fn(preparing(tx))])
+        }
+      }
+      return Reflect.get(target, prop, receiver)
+    },
+  })
+}
+
 function openPostgres(url: string, max: number) {
-  const client = postgres(url, { max, onnotice: () => {} })
+  const client = preparing(postgres(url, { max, onnotice: () => {} }))
   const db = drizzlePostgres({ client, schema, casing: 'snake_case' })
   return {
     db: db as unknown as Db,
