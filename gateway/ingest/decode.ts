@@ -62,9 +62,13 @@ export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeConte
     const { ts, seq: s, code, detail } = parsed.data
     return checkTime(ts, ctx) ?? accept(ctx, 'event', ts, s, payload, { code, detail: detail ?? null })
   }
-  const parsed = telemetrySchema.safeParse(json)
-  if (!parsed.success) return reject('invalid_payload', describe(parsed.error))
-  const { ts, seq: s, metrics, state } = parsed.data
+  let telemetry = plainTelemetry(json)
+  if (!telemetry) {
+    const parsed = telemetrySchema.safeParse(json)
+    if (!parsed.success) return reject('invalid_payload', describe(parsed.error))
+    telemetry = parsed.data
+  }
+  const { ts, seq: s, metrics, state } = telemetry
   const tooLate = checkTime(ts, ctx)
   if (tooLate) return tooLate
   for (const [name, value] of Object.entries(metrics)) {
@@ -76,6 +80,25 @@ export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeConte
     }
   }
   return accept(ctx, 'telemetry', ts, s, payload, { metrics: metrics as Record<string, number>, state: state ?? null })
+}
+
+type Telemetry = z.output<typeof telemetrySchema>
+
+/**
+ * The shape nearly every device sends (epoch-ms `ts`, integer `seq`, flat `metrics`), checked by
+ * hand: zod's parse was a few per cent of the gateway's CPU at 12k readings/s. Anything else, valid or not, goes through
+ * `telemetrySchema`, which stays the definition and the source of every error message.
+ */
+function plainTelemetry(json: unknown): Telemetry | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined
+  for (const key in json) if (key !== 'ts' && key !== 'seq' && key !== 'metrics' && key !== 'state') return undefined
+  const { ts, seq: s, metrics, state } = json as Record<string, unknown>
+  if (!Number.isSafeInteger(ts) || (ts as number) < 0) return undefined
+  if (s !== undefined && (!Number.isSafeInteger(s) || (s as number) < 0)) return undefined
+  if (state !== undefined && (typeof state !== 'string' || state.length > 64)) return undefined
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) return undefined
+  for (const name in metrics) if (name.length === 0 || name.length > 64) return undefined
+  return json as Telemetry
 }
 
 // Status is retained and usually a bare word (the last will says `offline`); JSON is accepted too.
