@@ -43,7 +43,7 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         mqttUrl: `mqtt://127.0.0.1:${child.ready.mqttPort}`,
         devices,
         async processed() {
-          const res = await fetch(`${httpUrl}/metrics`)
+          const res = await fetch(`${httpUrl}/metrics?name=precall_readings_accepted_total`)
           return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
         },
         pids: [child.pid],

@@ -97,5 +97,9 @@ describe.each(BACKENDS)('HTTP API on %s', (backend) => {
     expect(Object.keys(spec.json().paths)).toEqual(expect.arrayContaining(['/api/v1/devices', '/api/v1/tickets/{id}', '/api/v1/webhooks']))
     expect((await t.gateway.http.inject({ url: '/readyz' })).json()).toMatchObject({ status: 'ready', database: backend })
     expect((await t.gateway.http.inject({ url: '/metrics' })).body).toMatch(/precall_http_refused_total\{code="PRECALL_ERR_UNAUTHENTICATED"\} \d+/)
+    const some = (await t.gateway.http.inject({ url: '/metrics?name=precall_http_refused_total&name=precall_mqtt_clients&name=no_such_metric' })).body
+    expect(some).toMatch(/precall_http_refused_total\{code="PRECALL_ERR_UNAUTHENTICATED"\} \d+/)
+    expect(some).toMatch(/^precall_mqtt_clients \d+/m)
+    expect(some).not.toMatch(/precall_kpi_|precall_readings_accepted_total/)
   })
 })

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import type { Database } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
 
@@ -14,6 +15,13 @@ export const healthRoutes: FastifyPluginAsyncZod<{ database: Database; metrics: 
       return reply.status(503).send({ status: 'database unavailable' })
     }
   })
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics()))
+  // `?name=a&name=b` answers only those metrics (as node_exporter's `collect[]` does): a counter
+  // read without waiting for the KPI gauges, whose queries queue behind a busy database.
+  app.get('/metrics', { schema: { hide: true, querystring: z.object({ name: z.union([z.string(), z.array(z.string())]).optional() }) } }, async (req, reply) => {
+    const { registry } = opts.metrics
+    const names = req.query.name === undefined ? undefined : [req.query.name].flat()
+    const body = names === undefined ? await registry.metrics()
+      : (await Promise.all(names.filter((n) => registry.getSingleMetric(n)).map((n) => registry.getSingleMetricAsString(n)))).join('\n')
+    return reply.type(registry.contentType).send(body)
+  })
 }
