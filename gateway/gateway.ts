@@ -77,7 +77,9 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now })
 
   const writer = createReadingWriter({
-    database, metrics, maxBatch: config.ingest.batchMax, concurrency: database.kind === 'postgres' ? 4 : 1,
+    database, metrics, maxBatch: config.ingest.batchMax,
+    concurrency: database.kind === 'postgres' ? 4 : 1,
+    lingerMs: config.ingest.lingerMs ?? (database.kind === 'postgres' ? 0 : 4),
     onCommitted(batch) {
       runner.onCommitted(batch)
       for (const r of batch) {

@@ -28,6 +28,7 @@ const envSchema = z.object({
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
+  INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).optional(),
   WEBHOOK_TIMEOUT_MS: positiveMs.default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
@@ -82,7 +83,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES },
     db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
     auth: { adminToken: e.ADMIN_TOKEN },
-    ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX },
+    ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS },
     outbox: {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS ?? [...DEFAULT_RETRY_SCHEDULE_MS],

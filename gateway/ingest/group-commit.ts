@@ -3,7 +3,9 @@ type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void }
 /**
  * Group commit: callers submit items one by one; while flushes are in flight the next items
  * accumulate and go out together. Under load batches grow by themselves, and no timer adds
- * latency when the system is idle. Up to `concurrency` flushes overlap (a database round trip
+ * latency when the system is idle. `lingerMs` holds a batch that is not full until its first
+ * item has waited that long: needed where a flush runs on this thread (PGlite), so the items
+ * never pile up behind it and every flush would otherwise carry one. Up to `concurrency` flushes overlap (a database round trip
  * need not wait for the previous one), but results are handed back in submission order, so
  * whatever `afterFlush` feeds downstream sees commits in the order items arrived.
  */
@@ -11,6 +13,7 @@ export function createGroupCommit<T, R>(opts: {
   flush(items: T[]): Promise<R[]>
   maxBatch: number
   concurrency?: number
+  lingerMs?: number
   afterFlush?(items: T[], results: R[]): void
   onBatch?(size: number, seconds: number): void
 }) {
@@ -19,11 +22,23 @@ export function createGroupCommit<T, R>(opts: {
   let active = 0
   let ordered: Promise<void> = Promise.resolve()
   let idleWaiters: (() => void)[] = []
+  let firstQueuedAt = 0
+  let lingering: NodeJS.Timeout | undefined
 
   function pump() {
     while (active < concurrency && queue.length > 0) {
+      if (opts.lingerMs && queue.length < opts.maxBatch) {
+        const wait = firstQueuedAt + opts.lingerMs - performance.now()
+        if (wait > 0) {
+          lingering ??= setTimeout(() => { lingering = undefined; pump() }, wait)
+          return
+        }
+      }
+      clearTimeout(lingering)
+      lingering = undefined
       const batch = queue.length <= opts.maxBatch ? queue : queue.slice(0, opts.maxBatch)
       queue = batch === queue ? [] : queue.slice(opts.maxBatch)
+      firstQueuedAt = performance.now()
       active++
       const items = batch.map((p) => p.item)
       const started = performance.now()
@@ -57,6 +72,7 @@ export function createGroupCommit<T, R>(opts: {
   return {
     submit(item: T): Promise<R> {
       return new Promise<R>((resolve, reject) => {
+        if (queue.length === 0) firstQueuedAt = performance.now()
         queue.push({ item, resolve, reject })
         pump()
       })

@@ -22,6 +22,8 @@ export function createReadingWriter(opts: {
   maxBatch: number
   /** Flushes in flight at once: PostgreSQL overlaps them on its pool, PGlite has one connection. */
   concurrency?: number
+  /** How long a batch that is not full waits for more (see createGroupCommit). */
+  lingerMs?: number
   onCommitted(readings: CommittedReading[]): void
 }) {
   const { database, metrics } = opts
@@ -30,6 +32,7 @@ export function createReadingWriter(opts: {
   const commits = createGroupCommit<StoredReading, number | undefined>({
     maxBatch: opts.maxBatch,
     concurrency: opts.concurrency,
+    lingerMs: opts.lingerMs,
     onBatch: (size, seconds) => {
       metrics.ingestBatchSize.observe(size)
       metrics.ingestCommitSeconds.observe(seconds)

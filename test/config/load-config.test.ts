@@ -9,6 +9,8 @@ describe('loadConfig', () => {
     expect(c.mqtt.port).toBe(1883)
     expect(c.db).toEqual({ url: undefined, dataDir: './data' })
     expect(c.outbox.timeoutMs).toBe(15_000)
+    // Unset: the gateway picks the linger for its database (0 on PostgreSQL, 4 ms on PGlite).
+    expect(c.ingest.lingerMs).toBeUndefined()
     // The default schedule spans about three days.
     const total = c.outbox.retryScheduleMs.reduce((a, b) => a + b, 0)
     expect(total / 86_400_000).toBeGreaterThan(2.5)
@@ -19,8 +21,9 @@ describe('loadConfig', () => {
   it('parses every value it is given', () => {
     const c = loadConfig({
       HTTP_PORT: '0', MQTT_PORT: '1884', DATABASE_URL: 'postgres://u@db:5432/precall', DATA_DIR: 'memory',
-      WEBHOOK_RETRY_SCHEDULE_MS: '10,20', WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'debug',
+      WEBHOOK_RETRY_SCHEDULE_MS: '10,20', WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'debug', INGEST_LINGER_MS: '0',
     })
+    expect(c.ingest.lingerMs).toBe(0)
     expect(c.http.port).toBe(0)
     expect(c.mqtt.port).toBe(1884)
     expect(c.db.url).toBe('postgres://u@db:5432/precall')
@@ -31,13 +34,13 @@ describe('loadConfig', () => {
   it('names every bad key in one error', () => {
     let error: unknown
     try {
-      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe' })
+      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe', INGEST_LINGER_MS: '500' })
     } catch (err) {
       error = err
     }
     expect(error).toBeInstanceOf(ConfigError)
     const problems = (error as ConfigError).problems
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'HTTP_PORT', 'LOG_LEVEL', 'MQTT_PORT', 'WEBHOOK_ALLOW_PRIVATE'])
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_URL', 'HTTP_PORT', 'INGEST_LINGER_MS', 'LOG_LEVEL', 'MQTT_PORT', 'WEBHOOK_ALLOW_PRIVATE'])
     expect((error as ConfigError).message).toContain('expected a postgres://')
   })
 
