@@ -1,4 +1,4 @@
-import type { Observation } from '../../rules/observation.js'
+import type { EventObservation, Observation, StatusObservation, TelemetryObservation } from '../../rules/observation.js'
 import type { DeviceProfile } from '../fleet/device-directory.js'
 import type { CommittedReading } from '../ingest/reading-writer.js'
 
@@ -7,10 +7,19 @@ type Attributes = Pick<DeviceProfile, 'typeId' | 'attributes'>
 
 /** A stored reading as the rule engine sees it, with the device attributes rules select on. */
 export function toObservation(r: StoredObservation, device: Attributes): Observation {
-  const base = { deviceId: r.deviceId, deviceType: device.typeId, ts: r.ts.getTime(), device: device.attributes }
+  // Built field by field rather than by spreading: this runs for every reading.
+  const ts = r.ts.getTime()
   if (r.kind === 'event') {
-    return { ...base, kind: 'event', code: r.code ?? '', ...(r.seq !== null ? { seq: r.seq } : {}), ...(r.detail ? { detail: r.detail as Record<string, unknown> } : {}) }
+    const o: EventObservation = { kind: 'event', deviceId: r.deviceId, deviceType: device.typeId, ts, device: device.attributes, code: r.code ?? '' }
+    if (r.seq !== null) o.seq = r.seq
+    if (r.detail) o.detail = r.detail as Record<string, unknown>
+    return o
   }
-  if (r.kind === 'status') return { ...base, kind: 'status', status: r.state as 'online' | 'offline' | 'powered_off' }
-  return { ...base, kind: 'telemetry', metrics: r.metrics ?? {}, ...(r.seq !== null ? { seq: r.seq } : {}), ...(r.state ? { state: r.state } : {}) }
+  if (r.kind === 'status') {
+    return { kind: 'status', deviceId: r.deviceId, deviceType: device.typeId, ts, device: device.attributes, status: r.state as StatusObservation['status'] }
+  }
+  const o: TelemetryObservation = { kind: 'telemetry', deviceId: r.deviceId, deviceType: device.typeId, ts, device: device.attributes, metrics: r.metrics ?? {} }
+  if (r.seq !== null) o.seq = r.seq
+  if (r.state) o.state = r.state
+  return o
 }

@@ -8,7 +8,6 @@ import { createGroupCommit } from './group-commit.js'
 export type CommittedReading = StoredReading & { id: number }
 export type AppendResult = 'stored' | 'duplicate'
 
-const keyOf = (r: { deviceId: string; kind: string; ts: Date; dedupKey: string }) => `${r.deviceId}\u0000${r.kind}\u0000${r.ts.getTime()}\u0000${r.dedupKey}`
 const PAYLOAD_EXCERPT = 2048
 
 /**
@@ -38,18 +37,16 @@ export function createReadingWriter(opts: {
       metrics.ingestCommitSeconds.observe(seconds)
     },
     async flush(batch) {
-      const keys = batch.map(keyOf)
-      const firstOfKey = new Map<string, number>()
-      keys.forEach((k, i) => { if (!firstOfKey.has(k)) firstOfKey.set(k, i) })
-      const unique = firstOfKey.size === batch.length ? batch : [...firstOfKey.values()].map((i) => batch[i])
-      const inserted = await insertReadings(database, unique)
-      const idOfKey = new Map(inserted.map((r) => [`${r.device_id}\u0000${r.kind}\u0000${Date.parse(r.ts)}\u0000${r.dedup_key}`, Number(r.id)]))
-      return keys.map((k, i) => (firstOfKey.get(k) === i ? idOfKey.get(k) : undefined))
+      const ids: (number | undefined)[] = new Array(batch.length)
+      for (const row of await insertReadings(database, batch)) ids[row.n - 1] = Number(row.id)
+      return ids
     },
     afterFlush(batch, ids) {
       const committed: CommittedReading[] = []
       batch.forEach((r, i) => { if (ids[i] !== undefined) committed.push({ ...r, id: ids[i] }) })
-      for (const r of committed) metrics.readingsAccepted.inc({ kind: r.kind })
+      const perKind = new Map<string, number>()
+      for (const r of committed) perKind.set(r.kind, (perKind.get(r.kind) ?? 0) + 1)
+      for (const [kind, n] of perKind) metrics.readingsAccepted.inc({ kind }, n)
       if (committed.length < batch.length) metrics.readingsDuplicate.inc(batch.length - committed.length)
       if (committed.length > 0) opts.onCommitted(committed)
     },
@@ -68,7 +65,7 @@ export function createReadingWriter(opts: {
   })
 
   return {
-    append: async (reading: StoredReading): Promise<AppendResult> => ((await commits.submit(reading)) === undefined ? 'duplicate' : 'stored'),
+    append: (reading: StoredReading): Promise<AppendResult> => commits.submit(reading).then((id) => (id === undefined ? 'duplicate' : 'stored')),
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
     async idle() {
@@ -82,21 +79,25 @@ export function createReadingWriter(opts: {
 
 export type ReadingWriter = ReturnType<typeof createReadingWriter>
 
-type InsertedRow = { id: string | number; device_id: string; kind: string; ts: string; dedup_key: string }
+type InsertedRow = { n: number; id: string }
 
 /**
- * One statement for the whole batch, with one JSON parameter instead of nine per row: the
- * parameter count stays fixed and the query text is the same for every batch size.
+ * One statement for the whole batch, with the batch as one JSON parameter: the parameter count
+ * stays fixed and the query text is the same for every batch size. It answers with the position
+ * in the batch (1-based) and the id of each reading it stored; a reading already stored, or a
+ * second copy within the batch, gets no row and counts as a redelivery.
  */
 function insertReadings(database: Database, batch: StoredReading[]): Promise<InsertedRow[]> {
-  const rows = JSON.stringify(batch.map((r) => ({
-    device_id: r.deviceId, kind: r.kind, ts: r.ts.toISOString(), seq: r.seq, dedup_key: r.dedupKey,
-    metrics: r.metrics, state: r.state, code: r.code, detail: r.detail,
-  })))
   return database.query<InsertedRow>(sql`
-    insert into readings (device_id, kind, ts, seq, dedup_key, metrics, state, code, detail)
-    select device_id, kind, ts, seq, dedup_key, metrics, state, code, detail
-    from jsonb_to_recordset(${rows}::jsonb) as x(device_id text, kind text, ts timestamptz, seq bigint, dedup_key text, metrics jsonb, state text, code text, detail jsonb)
-    on conflict do nothing
-    returning id, device_id, kind, to_char(ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ts, dedup_key`)
+    with x as (
+      select * from rows from (json_to_recordset(${JSON.stringify(batch)}::json)
+        as ("deviceId" text, kind text, ts timestamptz, seq bigint, "dedupKey" text, metrics jsonb, state text, code text, detail jsonb))
+        with ordinality as x(device_id, kind, ts, seq, dedup_key, metrics, state, code, detail, n)
+    ), stored as (
+      insert into readings (device_id, kind, ts, seq, dedup_key, metrics, state, code, detail)
+      select device_id, kind, ts, seq, dedup_key, metrics, state, code, detail from x
+      on conflict do nothing
+      returning id, device_id, kind, ts, dedup_key
+    )
+    select min(x.n)::int as n, stored.id from stored join x using (device_id, kind, ts, dedup_key) group by stored.id`)
 }

@@ -1,0 +1,59 @@
+import { asc, sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../../gateway/db/database.js'
+import { readings } from '../../gateway/db/schema.js'
+import type { StoredReading } from '../../gateway/ingest/decode.js'
+import { createReadingWriter, type CommittedReading } from '../../gateway/ingest/reading-writer.js'
+import { createMetrics } from '../../gateway/metrics.js'
+import { BACKENDS, openTestDatabase } from '../support/databases.js'
+
+const reading = (seq: number, over: Partial<StoredReading> = {}): StoredReading => ({
+  deviceId: 'rw-1', kind: 'telemetry', ts: new Date(Date.UTC(2026, 10, 24, 9, 0, seq)), seq, dedupKey: `s${seq}`,
+  metrics: { drain_time_s: 40 + seq }, state: null, code: null, detail: null, ...over,
+})
+
+describe.each(BACKENDS)('reading writer on %s', (backend) => {
+  let database: Database
+  beforeAll(async () => { database = await openTestDatabase(backend) })
+  afterAll(async () => { await database.close() })
+
+  it('stores one batch in arrival order, and tells redeliveries (also within the batch) from new readings', async () => {
+    const metrics = createMetrics()
+    const committed: CommittedReading[][] = []
+    // A long linger puts everything submitted below into one batch.
+    const writer = createReadingWriter({ database, metrics, maxBatch: 100, lingerMs: 50, onCommitted: (b) => committed.push(b) })
+    await writer.append(reading(1))
+    await writer.idle()
+
+    const event = reading(3, { kind: 'event', seq: null, dedupKey: 'h-abc', metrics: null, code: 'E21', detail: { door: 'open' } })
+    const results = await Promise.all([
+      writer.append(reading(2)),
+      writer.append(reading(1)), // stored by the earlier batch
+      writer.append(event),
+      writer.append(reading(2)), // the same reading twice in one batch
+      writer.append(reading(4, { dedupKey: 's2' })), // the same dedup key at another time: new
+    ])
+    expect(results).toEqual(['stored', 'duplicate', 'stored', 'duplicate', 'stored'])
+    expect(committed).toHaveLength(2)
+    const [second] = committed.slice(1)
+    expect(second.map((r) => [r.kind, r.dedupKey, r.ts.toISOString()])).toEqual([
+      ['telemetry', 's2', '2026-11-24T09:00:02.000Z'],
+      ['event', 'h-abc', '2026-11-24T09:00:03.000Z'],
+      ['telemetry', 's2', '2026-11-24T09:00:04.000Z'],
+    ])
+
+    // Each committed reading carries the id the database gave it.
+    const rows = await database.db.select({ id: readings.id, kind: readings.kind, seq: readings.seq, detail: readings.detail }).from(readings).orderBy(asc(readings.id))
+    expect(rows.map((r) => r.id)).toEqual([committed[0][0].id, ...second.map((r) => r.id)])
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, null, 4])
+    expect(rows[2].detail).toEqual({ door: 'open' })
+    expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(2)
+    const [{ n }] = await database.query<{ n: number }>(sql`select count(*)::int as n from readings`)
+    expect(n).toBe(4)
+  })
+})
+
+async function metricValue(metrics: ReturnType<typeof createMetrics>, name: string) {
+  const text = await metrics.registry.metrics()
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1])
+}
