@@ -1,6 +1,6 @@
-import mqtt, { type MqttClient } from 'mqtt'
 import { createLatencyHistogram } from './latency-histogram.js'
 import { mapBounded } from './map-bounded.js'
+import { connectWire, type WireClient } from './wire-client.js'
 
 export type FleetOptions = {
   url: string
@@ -56,23 +56,21 @@ const TICK_MS = 10
  */
 export async function connectFleet(opts: FleetOptions) {
   const started = performance.now()
-  const clients: MqttClient[] = []
+  const clients = new Map<string, WireClient>()
+  const closeAll = () => Promise.all([...clients.values()].map((c) => c.end().catch(() => {})))
   try {
     await mapBounded(opts.devices, opts.connectParallel ?? 100, async (d) => {
-      clients.push(await mqtt.connectAsync(opts.url, {
-        clientId: d.id, username: d.id, password: d.secret, protocolVersion: 4, reconnectPeriod: 0, keepalive: 120, connectTimeout: 60_000,
-      }))
+      clients.set(d.id, await connectWire(opts.url, { clientId: d.id, username: d.id, password: d.secret, timeoutMs: 60_000 }))
     })
   } catch (err) {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
+    await closeAll()
     throw new Error(`load generator: a device could not connect to ${opts.url}: ${(err as Error).message}`)
   }
-  const byId = new Map(clients.map((c) => [c.options.clientId, c]))
   return {
-    lanes: opts.devices.map((d) => ({ id: d.id, client: byId.get(d.id)!, topic: `devices/${d.id}/telemetry`, seq: 0, inflight: 0 })),
+    lanes: opts.devices.map((d) => ({ id: d.id, client: clients.get(d.id)!, topic: `devices/${d.id}/telemetry`, seq: 0, inflight: 0 })),
     connectSeconds: (performance.now() - started) / 1000,
     async close() {
-      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})))
+      await closeAll()
     },
   }
 }
@@ -111,7 +109,7 @@ async function offerLoad(fleet: ConnectedFleet, opts: LoadOptions, qos: 0 | 1, p
     const t0 = performance.now()
     lane.inflight++
     sent++
-    lane.client.publish(lane.topic, payload(i, lane.seq++), { qos }, (err) => {
+    lane.client.publish(lane.topic, payload(i, lane.seq++), qos, (err) => {
       lane.inflight--
       const now = performance.now()
       if (err) failed++

@@ -39,4 +39,17 @@ describe('load generator', () => {
     expect(r.qos).toBe(0)
     expect(r.acked).toBeGreaterThan(100)
   }, 30_000)
+
+  it('says why when a device cannot connect, and leaves no connection behind', async () => {
+    const connected = () => metric(g, /^precall_mqtt_clients (\d+)/m)
+    const until = async (want: number) => {
+      for (let i = 0; i < 100 && (await connected()) !== want; i++) await new Promise((r) => setTimeout(r, 50))
+      return connected()
+    }
+    expect(await until(0)).toBe(0)
+    const fleet = [...devices.slice(0, 3), { id: devices[3].id, secret: 'not-its-secret' }]
+    await expect(runLoad({ url: g.t.mqttUrl, devices: fleet, seconds: 1, qos: 1, ratePerSecond: 10 }))
+      .rejects.toThrow(/could not connect .*CONNACK return code 4/)
+    expect(await until(0)).toBe(0)
+  }, 30_000)
 })
