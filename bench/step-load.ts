@@ -43,7 +43,8 @@ const MAX_P99_MS = 1000
 /**
  * Stepped open-loop load: offer `startRate` readings/s, then `factor` times more each step, until
  * the system stops keeping up (or the generator itself cannot offer more). The sustained maximum
- * is the best rate handled by a step that kept up; one more step at half of it gives latencies.
+ * is the best rate handled by a step that kept up; one more step at half of it, after a warm-up at
+ * that rate, gives latencies.
  */
 export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, clock: FaultClock, opts: StepOptions): Promise<SteppedResult> {
   const steps: StepFigures[] = []
@@ -58,7 +59,12 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
   const kept = steps.filter((s) => s.keptUp)
   const sustainedPerSecond = Math.max(0, ...kept.map((s) => s.processedPerSecond))
   if (sustainedPerSecond === 0) return { steps, sustainedPerSecond, atHalf: null }
-  const atHalf = await runStep(system, fleet, clock, opts, Math.round(sustainedPerSecond / 2), opts.latencySeconds)
+  // Latencies are read in a steady state: after the overload step, the system (and PostgreSQL's
+  // checkpoints and vacuum) first gets the same warm-up at the new rate that the first step had.
+  const half = Math.round(sustainedPerSecond / 2)
+  await settle(system)
+  await runLoad({ fleet, qos: opts.qos, ratePerSecond: half, seconds: opts.warmupSeconds, payload: clock.payload(fleet.lanes.map((l) => l.id), opts.faultsPerSecond) })
+  const atHalf = await runStep(system, fleet, clock, opts, half, opts.latencySeconds)
   opts.log(`${describeStep(atHalf)} (half of sustained)`)
   return { steps, sustainedPerSecond, atHalf }
 }

@@ -52,7 +52,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const now = options.now ?? Date.now
   const metrics = createMetrics()
 
-  const database = await openDatabase({ url: config.db.url, dataDir: config.db.dataDir })
+  const database = await openDatabase({ url: config.db.url, dataDir: config.db.dataDir, poolSize: config.db.poolMax })
   log.info({ database: database.kind, dataDir: database.kind === 'pglite' ? config.db.dataDir : undefined }, 'database migrated')
 
   const directory = createDeviceDirectory(database)

@@ -22,6 +22,7 @@ const envSchema = z.object({
   MQTT_URL: z.url({ protocol: /^(mqtts?|wss?|tcp)$/, error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres://user@host:port/db URL' }).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(20),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -81,7 +82,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   return deepFreeze({
     http: { host: e.HOST, port: e.HTTP_PORT },
     mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES },
-    db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
+    db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     auth: { adminToken: e.ADMIN_TOKEN },
     ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS },
     outbox: {

@@ -1,0 +1,26 @@
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openDatabase, type Database } from '../../gateway/db/database.js'
+import { createTestDatabaseUrl } from '../support/databases.js'
+
+describe('PostgreSQL pool', () => {
+  let database: Database
+  let drop: () => Promise<void>
+  beforeAll(async () => {
+    const created = await createTestDatabaseUrl()
+    drop = created.drop
+    database = await openDatabase({ url: created.url, dataDir: 'memory', poolSize: 3 })
+  })
+  afterAll(async () => {
+    await database.close()
+    await drop()
+  })
+
+  it('opens at most DATABASE_POOL_MAX connections, and uses them side by side', async () => {
+    const pids = await Promise.all(Array.from({ length: 12 }, () =>
+      database.query<{ pid: number }>(sql`select pg_backend_pid() as pid, pg_sleep(0.05)`).then(([r]) => r.pid)))
+    const distinct = new Set(pids).size
+    expect(distinct).toBeGreaterThan(1)
+    expect(distinct).toBeLessThanOrEqual(3)
+  })
+})
