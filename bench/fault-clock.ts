@@ -26,6 +26,9 @@ export type FaultFigures = { injected: number; alerted: number; p50Ms: number; p
  */
 export async function startFaultClock() {
   const pending = new Map<string, number>()
+  // Kept across steps (a device's seq runs on): a fault in one step straight after the previous
+  // step's last one would be no new rising edge, so no alert, and would count as lost.
+  const lastFaultSeq = new Map<string, number>()
   let hist = createLatencyHistogram()
   let injected = 0, alerted = 0, unmatched = 0
 
@@ -56,15 +59,15 @@ export async function startFaultClock() {
     url,
     /** A payload function for the load generator that injects `perSecond` faults across `deviceIds`. */
     payload(deviceIds: string[], perSecond: number) {
-      const lastFaultSeq = new Int32Array(deviceIds.length).fill(-2)
       const gapMs = perSecond > 0 ? 1000 / perSecond : Infinity
       let nextAt = performance.now() + gapMs
       return (i: number, seq: number): string => {
         const now = performance.now()
-        if (now < nextAt || pending.has(deviceIds[i]) || seq - lastFaultSeq[i] < 2) return washerReading(seq, false)
+        const deviceId = deviceIds[i]
+        if (now < nextAt || pending.has(deviceId) || seq - (lastFaultSeq.get(deviceId) ?? -2) < 2) return washerReading(seq, false)
         nextAt = Math.max(nextAt + gapMs, now - 1000)
-        lastFaultSeq[i] = seq
-        pending.set(deviceIds[i], now)
+        lastFaultSeq.set(deviceId, seq)
+        pending.set(deviceId, now)
         injected++
         return washerReading(seq, true)
       }
