@@ -3,11 +3,12 @@ type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void }
 /**
  * Group commit: callers submit items one by one; while flushes are in flight the next items
  * accumulate and go out together. Under load batches grow by themselves, and no timer adds
- * latency when the system is idle. `lingerMs` holds a batch that is not full until its first
- * item has waited that long: needed where a flush runs on this thread (PGlite), so the items
- * never pile up behind it and every flush would otherwise carry one. Up to `concurrency` flushes overlap (a database round trip
+ * latency when the system is idle. Up to `concurrency` flushes overlap (a database round trip
  * need not wait for the previous one), but results are handed back in submission order, so
- * whatever `afterFlush` feeds downstream sees commits in the order items arrived.
+ * whatever `afterFlush` feeds downstream sees commits in the order items arrived. `lingerMs`
+ * holds a batch that is not full until its first item has waited that long: needed where a
+ * flush runs on this thread (PGlite), where items never pile up behind it and every flush would
+ * otherwise carry one.
  */
 export function createGroupCommit<T, R>(opts: {
   flush(items: T[]): Promise<R[]>

@@ -60,7 +60,7 @@ export function createIngest(opts: {
   }
 }
 
-const STORED: IngestOutcome = { ok: true, result: 'stored' }
-const DUPLICATE: IngestOutcome = { ok: true, result: 'duplicate' }
+const STORED: IngestOutcome = Object.freeze({ ok: true, result: 'stored' })
+const DUPLICATE: IngestOutcome = Object.freeze({ ok: true, result: 'duplicate' })
 
 export type Ingest = ReturnType<typeof createIngest>
