@@ -42,7 +42,8 @@ const MAX_P99_MS = 1000
 
 /**
  * Stepped open-loop load: offer `startRate` readings/s, then `factor` times more each step, until
- * the system stops keeping up (or the generator itself cannot offer more). The sustained maximum
+ * the system stops keeping up (or the generator itself cannot offer more); then one step between
+ * the last that kept up and the first that did not, or, if the first already failed, steps down. The sustained maximum
  * is the best rate handled by a step that kept up; one more step at half of it, after a warm-up at
  * that rate, gives latencies.
  */
@@ -55,6 +56,22 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
     opts.log(describeStep(step))
     if (!step.keptUp) break
     if (rate * opts.factor > opts.maxRate) { step.verdict = 'reached --max-rate'; break }
+  }
+  // A larger fleet starts at half the previous one's maximum, which may already be too much: step
+  // down until a step keeps up.
+  for (let tries = 0; !steps.some((s) => s.keptUp) && tries < 3; tries++) {
+    const step = await runStep(system, fleet, clock, opts, Math.round(steps[steps.length - 1].targetPerSecond / opts.factor), opts.stepSeconds)
+    steps.push(step)
+    opts.log(`${describeStep(step)} (stepping down)`)
+  }
+  // Steps of ×factor are coarse near the maximum: one more between the best step that kept up
+  // and the first above it that did not (unless the generator could not offer that much).
+  const best = Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.targetPerSecond))
+  const above = steps.filter((s) => !s.keptUp && s.targetPerSecond > best && s.verdict !== 'generator-bound').map((s) => s.targetPerSecond)
+  if (best > 0 && above.length > 0) {
+    const step = await runStep(system, fleet, clock, opts, Math.round(Math.sqrt(best * Math.min(...above))), opts.stepSeconds)
+    steps.push(step)
+    opts.log(`${describeStep(step)} (between)`)
   }
   const kept = steps.filter((s) => s.keptUp)
   const sustainedPerSecond = Math.max(0, ...kept.map((s) => s.processedPerSecond))
