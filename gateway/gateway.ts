@@ -79,7 +79,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const writer = createReadingWriter({
     database, metrics, maxBatch: config.ingest.batchMax,
     concurrency: database.kind === 'postgres' ? 4 : 1,
-    lingerMs: config.ingest.lingerMs ?? (database.kind === 'postgres' ? 0 : 4),
+    lingerMs: config.ingest.lingerMs,
     onCommitted(batch) {
       runner.onCommitted(batch)
       for (const r of batch) {

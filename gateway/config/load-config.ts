@@ -29,7 +29,7 @@ const envSchema = z.object({
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
-  INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).optional(),
+  INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
   WEBHOOK_TIMEOUT_MS: positiveMs.default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),

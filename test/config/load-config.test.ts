@@ -10,7 +10,7 @@ describe('loadConfig', () => {
     expect(c.db).toEqual({ url: undefined, dataDir: './data', poolMax: 20 })
     expect(c.outbox.timeoutMs).toBe(15_000)
     // Unset: the gateway picks the linger for its database (0 on PostgreSQL, 4 ms on PGlite).
-    expect(c.ingest.lingerMs).toBeUndefined()
+    expect(c.ingest.lingerMs).toBe(5)
     // The default schedule spans about three days.
     const total = c.outbox.retryScheduleMs.reduce((a, b) => a + b, 0)
     expect(total / 86_400_000).toBeGreaterThan(2.5)
