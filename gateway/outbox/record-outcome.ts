@@ -11,8 +11,7 @@ export type Disposition = 'delivered' | 'retry' | 'dead' | 'gone' | 'give_up'
 export const GONE_REASON = 'receiver answered 410 Gone'
 
 /**
- * Logs the attempt and moves the message on, in one transaction so the log and the state never
- * disagree. The update only applies while this worker still holds the row; if another worker took
+ * Logs the attempt and moves the message on, atomically so the log and the state never disagree. The update only applies while this worker still holds the row; if another worker took
  * it over after the lease ran out, that worker's attempt decides (delivery is at-least-once).
  */
 export async function recordOutcome(db: Db, input: {
@@ -52,27 +51,33 @@ export async function recordOutcome(db: Db, input: {
     set = { ...released, status: 'dead', lastError: error }
   }
 
+  const attemptRow = {
+    outboxId: row.id,
+    attempt,
+    startedAt: new Date(input.startedAt),
+    durationMs: input.durationMs,
+    statusCode: result.statusCode ?? null,
+    outcome: result.outcome,
+    error,
+  }
+  const stillMine = and(eq(outbox.id, row.id), eq(outbox.status, 'pending'), eq(outbox.lockedBy, input.workerId))
+  if (result.outcome !== 'gone') {
+    // One statement, so as atomic as a transaction, in one round trip instead of four: on a busy
+    // gateway each round trip waits its turn on the event loop, and every delivery makes one.
+    const logged = db.$with('logged').as(db.insert(deliveryAttempts).values(attemptRow).returning({ id: deliveryAttempts.id }))
+    await db.with(logged).update(outbox).set(set).where(stillMine)
+    return { disposition, nextAttemptAt }
+  }
   await db.transaction(async (tx) => {
-    await tx.insert(deliveryAttempts).values({
-      outboxId: row.id,
-      attempt,
-      startedAt: new Date(input.startedAt),
-      durationMs: input.durationMs,
-      statusCode: result.statusCode ?? null,
-      outcome: result.outcome,
-      error,
-    })
-    await tx.update(outbox).set(set)
-      .where(and(eq(outbox.id, row.id), eq(outbox.status, 'pending'), eq(outbox.lockedBy, input.workerId)))
-    if (result.outcome === 'gone') {
-      // Standard Webhooks: 410 means the endpoint is gone for good — stop sending, keep the history.
-      await tx.update(webhookSubscriptions)
-        .set({ enabled: false, disabledReason: GONE_REASON, updatedAt: new Date(now) })
-        .where(eq(webhookSubscriptions.id, row.subscriptionId))
-      await tx.update(outbox)
-        .set({ status: 'cancelled', lockedUntil: null, lockedBy: null, lastError: GONE_REASON })
-        .where(and(eq(outbox.subscriptionId, row.subscriptionId), eq(outbox.status, 'pending'), ne(outbox.id, row.id)))
-    }
+    await tx.insert(deliveryAttempts).values(attemptRow)
+    await tx.update(outbox).set(set).where(stillMine)
+    // Standard Webhooks: 410 means the endpoint is gone for good — stop sending, keep the history.
+    await tx.update(webhookSubscriptions)
+      .set({ enabled: false, disabledReason: GONE_REASON, updatedAt: new Date(now) })
+      .where(eq(webhookSubscriptions.id, row.subscriptionId))
+    await tx.update(outbox)
+      .set({ status: 'cancelled', lockedUntil: null, lockedBy: null, lastError: GONE_REASON })
+      .where(and(eq(outbox.subscriptionId, row.subscriptionId), eq(outbox.status, 'pending'), ne(outbox.id, row.id)))
   })
   return { disposition, nextAttemptAt }
 }

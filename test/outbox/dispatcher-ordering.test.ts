@@ -92,6 +92,36 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
     }
   })
 
+  it('delivers a new ticket while a pass is still waiting on a slow answer about another', async () => {
+    bed.receiver.script(['hang'])
+    await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+    const dispatcher = bed.h.dispatcher({ pollMs: 60_000, timeoutMs: 3_000 })
+    dispatcher.start()
+    await bed.h.enqueue('t-slow')
+    dispatcher.wake()
+    await expect.poll(() => bed.receiver.received.length, { timeout: 2_000 }).toBe(1)
+    await bed.h.enqueue('t-fast')
+    dispatcher.wake()
+    // One pass after another, t-fast would wait out t-slow's 3 s timeout.
+    await expect.poll(async () => (await bed.h.deliveriesOf('t-fast'))[0]?.status, { timeout: 2_000 }).toBe('delivered')
+    expect((await bed.h.deliveriesOf('t-slow'))[0]).toMatchObject({ status: 'pending', attempts: 0 })
+    await dispatcher.stop()
+  })
+
+  it('keeps to the per-subscription limit across passes that overlap', async () => {
+    bed.receiver.script(Array(10).fill({ status: 200, delayMs: 80 }))
+    await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+    const dispatcher = bed.h.dispatcher({ pollMs: 60_000 }, undefined, { perSubscription: 2, passes: 4 })
+    dispatcher.start()
+    for (let i = 0; i < 10; i++) {
+      await bed.h.enqueue(`t-l${i}`)
+      dispatcher.wake()
+    }
+    await expect.poll(() => bed.receiver.received.length, { timeout: 5_000 }).toBe(10)
+    await dispatcher.stop()
+    expect(bed.receiver.maxInFlight).toBe(2)
+  })
+
   it('polls when started, wakes on demand, and stops only after the pass under way', async () => {
     bed.receiver.script(['hang'])
     await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })

@@ -5,7 +5,7 @@ import { pino } from 'pino'
 import type { Config } from '../../gateway/config/load-config.js'
 import type { Database } from '../../gateway/db/database.js'
 import { createMetrics } from '../../gateway/metrics.js'
-import { createDispatcher } from '../../gateway/outbox/dispatcher.js'
+import { createDispatcher, type DispatcherOptions } from '../../gateway/outbox/dispatcher.js'
 import { createOutboxStore, enqueueTicketEvent } from '../../gateway/outbox/outbox-store.js'
 import { createSubscriptionStore, type WebhookEvent } from '../../gateway/outbox/subscription-store.js'
 
@@ -34,10 +34,10 @@ export function createHarness(database: Database) {
     subscriptions,
     outbox,
     metrics,
-    dispatcher(config: Partial<Config['outbox']> = {}, workerId?: string) {
+    dispatcher(config: Partial<Config['outbox']> = {}, workerId?: string, options: Pick<DispatcherOptions, 'perSubscription' | 'passes'> = {}) {
       // random 0.5 puts the jitter at zero, so delays are exactly the schedule's.
       const d = createDispatcher({
-        database, config: { ...OUTBOX_CONFIG, ...config }, log: pino({ level: 'silent' }), metrics, now, random: () => 0.5, workerId,
+        database, config: { ...OUTBOX_CONFIG, ...config }, log: pino({ level: 'silent' }), metrics, now, random: () => 0.5, workerId, ...options,
       })
       dispatchers.push(d)
       return d
