@@ -26,9 +26,11 @@ export type FaultFigures = { injected: number; alerted: number; p50Ms: number; p
  */
 export async function startFaultClock() {
   const pending = new Map<string, number>()
-  // Kept across steps (a device's seq runs on): a fault in one step straight after the previous
-  // step's last one would be no new rising edge, so no alert, and would count as lost.
-  const lastFaultSeq = new Map<string, number>()
+  // Devices whose last reading was a fault, kept across steps and fleets: a fault straight after
+  // the previous step's last one would be no new rising edge, so no alert, and would count as lost.
+  // (Remembering the fault's seq instead went wrong when a new fleet started its seqs from 0: a
+  // system run after one that had reached high seqs got no faults at all.)
+  const lastWasFault = new Set<string>()
   let hist = createLatencyHistogram()
   let injected = 0, alerted = 0, unmatched = 0
 
@@ -64,9 +66,12 @@ export async function startFaultClock() {
       return (i: number, seq: number): string => {
         const now = performance.now()
         const deviceId = deviceIds[i]
-        if (now < nextAt || pending.has(deviceId) || seq - (lastFaultSeq.get(deviceId) ?? -2) < 2) return washerReading(seq, false)
+        if (now < nextAt || pending.has(deviceId) || lastWasFault.has(deviceId)) {
+          lastWasFault.delete(deviceId)
+          return washerReading(seq, false)
+        }
         nextAt = Math.max(nextAt + gapMs, now - 1000)
-        lastFaultSeq.set(deviceId, seq)
+        lastWasFault.add(deviceId)
         pending.set(deviceId, now)
         injected++
         return washerReading(seq, true)
