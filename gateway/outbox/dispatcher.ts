@@ -100,10 +100,11 @@ export function createDispatcher(opts: DispatcherOptions) {
     // The claim holds at most one message per ticket and subscription, so after a first message
     // shows the receiver is there (a 410 cancels the rest), the others go side by side: one after
     // another, a busy gateway managed only a few dozen a second to one CRM.
-    const send1 = (row: OutboxRow, renew: boolean) => slots.run(row.subscriptionId, () => deliver(row, renew))
+    // Each waits for one of its subscription's slots, which other passes share.
+    const inTurn = (row: OutboxRow, renew: boolean) => slots.run(row.subscriptionId, () => deliver(row, renew))
     await eachWithLimit([...groups.values()], concurrency, async ([first, ...rest]) => {
-      await send1(first, false)
-      await Promise.all(rest.map((row) => send1(row, true)))
+      await inTurn(first, false)
+      await Promise.all(rest.map((row) => inTurn(row, true)))
     })
     return claimed.length
   }
