@@ -86,7 +86,11 @@ export function createDispatcher(opts: DispatcherOptions) {
     const ids = [...new Set(claimed.map((r) => r.subscriptionId))]
     const subscriptions = new Map((await database.db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, ids))).map((s) => [s.id, s]))
     const groups = new Map<string, OutboxRow[]>()
-    for (const row of claimed) groups.set(row.subscriptionId, [...(groups.get(row.subscriptionId) ?? []), row])
+    for (const row of claimed) {
+      const group = groups.get(row.subscriptionId)
+      if (group) group.push(row)
+      else groups.set(row.subscriptionId, [row])
+    }
     const deliver = async (row: OutboxRow, renew: boolean) => {
       try {
         // The first row's lease is fresh from the claim; later ones may have waited a timeout or more.

@@ -1,5 +1,5 @@
 import { and, eq, ne } from 'drizzle-orm'
-import type { Db } from '../db/database.js'
+import type { Db, Tx } from '../db/database.js'
 import { deliveryAttempts, outbox, webhookSubscriptions } from '../db/schema.js'
 import type { DeliveryResult } from './deliver-webhook.js'
 import type { OutboxRow } from './outbox-store.js'
@@ -11,8 +11,9 @@ export type Disposition = 'delivered' | 'retry' | 'dead' | 'gone' | 'give_up'
 export const GONE_REASON = 'receiver answered 410 Gone'
 
 /**
- * Logs the attempt and moves the message on, atomically so the log and the state never disagree. The update only applies while this worker still holds the row; if another worker took
- * it over after the lease ran out, that worker's attempt decides (delivery is at-least-once).
+ * Logs the attempt and moves the message on, atomically so the log and the state never disagree.
+ * The update only applies while this worker still holds the row; if another worker took it over
+ * after the lease ran out, that worker's attempt decides (delivery is at-least-once).
  */
 export async function recordOutcome(db: Db, input: {
   row: OutboxRow
@@ -61,16 +62,18 @@ export async function recordOutcome(db: Db, input: {
     error,
   }
   const stillMine = and(eq(outbox.id, row.id), eq(outbox.status, 'pending'), eq(outbox.lockedBy, input.workerId))
+  // One statement (the attempt goes in through a data-modifying CTE), so as atomic as a
+  // transaction in one round trip instead of four: on a busy gateway each round trip waits its
+  // turn on the event loop, and every delivery makes one.
+  const logAndMove = (q: Db | Tx) =>
+    q.with(q.$with('logged').as(q.insert(deliveryAttempts).values(attemptRow).returning({ id: deliveryAttempts.id })))
+      .update(outbox).set(set).where(stillMine)
   if (result.outcome !== 'gone') {
-    // One statement, so as atomic as a transaction, in one round trip instead of four: on a busy
-    // gateway each round trip waits its turn on the event loop, and every delivery makes one.
-    const logged = db.$with('logged').as(db.insert(deliveryAttempts).values(attemptRow).returning({ id: deliveryAttempts.id }))
-    await db.with(logged).update(outbox).set(set).where(stillMine)
+    await logAndMove(db)
     return { disposition, nextAttemptAt }
   }
   await db.transaction(async (tx) => {
-    await tx.insert(deliveryAttempts).values(attemptRow)
-    await tx.update(outbox).set(set).where(stillMine)
+    await logAndMove(tx)
     // Standard Webhooks: 410 means the endpoint is gone for good — stop sending, keep the history.
     await tx.update(webhookSubscriptions)
       .set({ enabled: false, disabledReason: GONE_REASON, updatedAt: new Date(now) })
