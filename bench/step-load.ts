@@ -12,7 +12,7 @@ export type StepOptions = {
   stepSeconds: number
   /** The step at half the sustained maximum, where latencies are reported. */
   latencySeconds: number
-  /** Unrecorded load at the start rate first: JIT, pools, first tickets and rule state. */
+  /** Unrecorded load at a rate before it is measured: JIT, pools, first tickets and rule state. */
   warmupSeconds: number
   faultsPerSecond: number
   log(line: string): void
@@ -44,13 +44,15 @@ const RAMP_SHARE = 0.25
 /**
  * Stepped open-loop load: offer `startRate` readings/s, then `factor` times more each step, until
  * the system stops keeping up (or the generator itself cannot offer more); then one step between
- * the last that kept up and the first that did not, or, if the first already failed, steps down. The sustained maximum
- * is the best rate handled by a step that kept up; one more step at half of it, after a warm-up at
- * that rate, gives latencies.
+ * the last that kept up and the first that did not, or, if the first already failed, steps down.
+ * The sustained maximum is the best rate handled by a step that kept up; one more step at half of
+ * it, after a warm-up at that rate, gives latencies.
  */
 export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, clock: FaultClock, opts: StepOptions): Promise<SteppedResult> {
   const steps: StepFigures[] = []
-  await runLoad({ fleet, qos: opts.qos, ratePerSecond: opts.startRate, seconds: opts.warmupSeconds, payload: clock.payload(fleet.lanes.map((l) => l.id), opts.faultsPerSecond) })
+  // Before the first step and before the half-load step (see `warmupSeconds`).
+  const warmUp = (rate: number) => runLoad({ fleet, qos: opts.qos, ratePerSecond: rate, seconds: opts.warmupSeconds, payload: clock.payload(fleet.lanes.map((l) => l.id), opts.faultsPerSecond) })
+  await warmUp(opts.startRate)
   for (let rate = opts.startRate; ; rate = Math.round(rate * opts.factor)) {
     const step = await runStep(system, fleet, clock, opts, rate, opts.stepSeconds)
     steps.push(step)
@@ -81,7 +83,7 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
   // checkpoints and vacuum) first gets the same warm-up at the new rate that the first step had.
   const half = Math.round(sustainedPerSecond / 2)
   await settle(system)
-  await runLoad({ fleet, qos: opts.qos, ratePerSecond: half, seconds: opts.warmupSeconds, payload: clock.payload(fleet.lanes.map((l) => l.id), opts.faultsPerSecond) })
+  await warmUp(half)
   const atHalf = await runStep(system, fleet, clock, opts, half, opts.latencySeconds)
   opts.log(`${describeStep(atHalf)} (half of sustained)`)
   return { steps, sustainedPerSecond, atHalf }
@@ -98,10 +100,10 @@ async function runStep(system: SystemUnderTest, fleet: ConnectedFleet, clock: Fa
   // Each count is taken when the system answers it: one whose thread is busy (PGlite) answers
   // late, with what it had done by then.
   const counted = async () => ({ processed: await system.processed(), at: performance.now() })
-  const window = sleep(seconds * RAMP_SHARE * 1000).then(async () => ({ ...(await counted()), cpu: startCpuMeter() }))
+  const afterRamp = sleep(seconds * RAMP_SHARE * 1000).then(async () => ({ ...(await counted()), cpu: startCpuMeter() }))
   const atDeadline = sleep(seconds * 1000).then(async () => {
     const end = await counted()
-    const from = await window
+    const from = await afterRamp
     return { cpuUs: from.cpu.read(), handled: end.processed - from.processed, seconds: (end.at - from.at) / 1000 }
   })
   const deviceIds = fleet.lanes.map((l) => l.id)
