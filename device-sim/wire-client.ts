@@ -62,8 +62,9 @@ export function connectWire(url: string, opts: { clientId: string; username: str
   return new Promise<WireClient>((resolve, reject) => {
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no CONNACK within ${opts.timeoutMs} ms`)) }, opts.timeoutMs)
     const refuse = (err: Error) => { clearTimeout(timer); socket.destroy(); reject(err) }
+    const closedEarly = () => refuse(closed ?? new Error('connection closed before CONNACK'))
     socket.once('error', refuse)
-    socket.once('close', () => refuse(closed ?? new Error('connection closed before CONNACK')))
+    socket.once('close', closedEarly)
     parser.on('error', (err) => { socket.destroy(err) })
     parser.on('packet', (packet) => {
       if (packet.cmd === 'puback') {
@@ -73,8 +74,7 @@ export function connectWire(url: string, opts: { clientId: string; username: str
       } else if (packet.cmd === 'connack') {
         clearTimeout(timer)
         socket.removeListener('error', refuse)
-        socket.removeAllListeners('close')
-        socket.on('close', () => fail(new Error('connection closed')))
+        socket.removeListener('close', closedEarly)
         if (packet.returnCode === 0) resolve(client)
         else refuse(new Error(`connection refused (CONNACK return code ${packet.returnCode})`))
       }
