@@ -14,6 +14,12 @@ import * as schema from './schema.js'
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
+/** Rows of a raw statement run on `db` or a transaction, whichever driver runs it. */
+export async function execute<T = Record<string, unknown>>(db: Db | Tx, q: SQL): Promise<T[]> {
+  const result = (await db.execute(q)) as unknown as T[] | { rows: T[] }
+  return Array.isArray(result) ? [...result] : result.rows
+}
+
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
 
 export type Database = {
@@ -39,8 +45,9 @@ export async function openDatabase(opts: { url?: string; dataDir: string; poolSi
 // drizzle sends every query unprepared, which postgres.js runs as two round trips (describe, then
 // bind and execute) and PostgreSQL parses and plans each time. Statements of a fixed shape are
 // prepared once per connection instead. Ones with many parameters (multi-row VALUES, long IN lists)
-// change their text with their size and stay unprepared, which keeps the statement cache small.
-const MAX_PREPARED_PARAMS = 16
+// change their text with their size and stay unprepared, which keeps the statement cache small. The
+// ticket upsert, with 22, is prepared: unprepared, it cost a ticket's transaction a round trip more.
+const MAX_PREPARED_PARAMS = 32
 
 function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
   return new Proxy(sql, {
@@ -67,7 +74,7 @@ function openPostgres(url: string, max: number) {
   return {
     db: db as unknown as Db,
     kind: 'postgres' as const,
-    query: async <T>(q: SQL) => [...((await db.execute(q)) as unknown as T[])],
+    query: <T>(q: SQL) => execute<T>(db as unknown as Db, q),
     migrate: () => migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => client.end({ timeout: 5 }),
   }
@@ -80,7 +87,7 @@ async function openPglite(dataDir: string) {
   return {
     db: db as unknown as Db,
     kind: 'pglite' as const,
-    query: async <T>(q: SQL) => (await db.execute(q)).rows as T[],
+    query: <T>(q: SQL) => execute<T>(db as unknown as Db, q),
     migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => client.close(),
   }

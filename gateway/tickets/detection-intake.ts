@@ -30,21 +30,27 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
     return last
   }
 
+  const linkDetection = (tx: Tx, detectionId: number, ticketId: string) => tx.update(detections).set({ ticketId }).where(eq(detections.id, detectionId))
+
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
     const outcome = await database.db.transaction(async (tx): Promise<DetectionOutcome> => {
       // Rebuilding rule state after a restart replays detections already handled: they stop here.
-      const [logged] = await tx.insert(detections)
-        .values({ ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence })
-        .onConflictDoNothing().returning({ id: detections.id })
+      // The previous ticket is read (and locked) alongside, in the same round trip, though only an
+      // active detection logged for the first time goes on to use it.
+      const [[logged], last] = await Promise.all([
+        tx.insert(detections)
+          .values({ ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence })
+          .onConflictDoNothing().returning({ id: detections.id }),
+        previousTicket(tx, d),
+      ])
       if (!logged) return { action: 'duplicate' }
       if (d.mode !== 'active') return { action: 'shadow' }
 
-      const last = await previousTicket(tx, d)
       // A replay after a restart or rule change may re-detect what the open ticket already holds.
       if (last && last.status !== 'resolved' && last.status !== 'closed' && last.lastDetectedAt >= detectedAt) {
-        await tx.update(detections).set({ ticketId: last.id }).where(eq(detections.id, logged.id))
+        await linkDetection(tx, logged.id, last.id)
         return { action: 'duplicate' }
       }
       const fresh = {
@@ -55,8 +61,10 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         const [row] = await tx.update(tickets).set({
           ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
         }).where(eq(tickets.id, last.id)).returning()
-        await tx.update(detections).set({ ticketId: row.id }).where(eq(detections.id, logged.id))
-        await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' })
+        await Promise.all([
+          linkDetection(tx, logged.id, row.id),
+          recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }),
+        ])
         return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
       }
       const repeatOf = last?.status === 'closed' && last.resolvedAt && at.getTime() - last.resolvedAt.getTime() <= policy.repeatWindowMs ? last.id : null
@@ -86,12 +94,14 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         },
       }).returning()
       const action = row.version === 1 ? 'opened' : 'updated'
-      await tx.update(detections).set({ ticketId: row.id }).where(eq(detections.id, logged.id))
-      await recordTicketChange(tx, {
-        ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
-        changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
-        event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
-      })
+      await Promise.all([
+        linkDetection(tx, logged.id, row.id),
+        recordTicketChange(tx, {
+          ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
+          changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
+          event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
+        }),
+      ])
       return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
     })
     metrics.detections.inc({ mode: d.mode })

@@ -23,12 +23,15 @@ export async function recordTicketChange(tx: Tx, change: {
   comment?: string | null
   event: WebhookEvent | null
 }) {
-  await tx.insert(ticketHistory).values({
-    ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
-    fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
-  })
-  if (change.event) await enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at)
-  await enqueueCustomerNotification(tx, { ticket: change.ticket, event: change.event, action: change.action, fromStatus: change.fromStatus ?? null, at: change.at })
+  // Issued together, so they share the round trips to the database (postgres.js pipelines them).
+  await Promise.all([
+    tx.insert(ticketHistory).values({
+      ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
+      fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
+    }),
+    change.event && enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at),
+    enqueueCustomerNotification(tx, { ticket: change.ticket, event: change.event, action: change.action, fromStatus: change.fromStatus ?? null, at: change.at }),
+  ])
 }
 
 /**

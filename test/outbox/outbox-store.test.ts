@@ -24,7 +24,7 @@ describe.each(BACKENDS)('outbox store (%s)', (backend) => {
     const rows = await h.deliveriesOf('t-q')
     expect(rows.map((r) => r.subscriptionId).sort()).toEqual([opened.subscription.id, all.subscription.id].sort())
     for (const r of rows) {
-      expect(r.messageId).toMatch(/^msg_/)
+      expect(r.messageId).toMatch(/^msg_[0-9a-hjkmnp-tv-z]{26}$/)
       expect(r).toMatchObject({ status: 'pending', attempts: 0, eventType: 'ticket.opened' })
       expect(r.nextAttemptAt.getTime()).toBe(h.now())
       expect(r.payload).toEqual({ type: 'ticket.opened', timestamp: new Date(h.now()).toISOString(), data: { ticket: { ...ticket, openedAt: ticket.openedAt.toISOString() } } })
