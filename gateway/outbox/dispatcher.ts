@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { inArray } from 'drizzle-orm'
+import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Dispatcher as HttpDispatcher } from 'undici'
 import type { Config } from '../config/load-config.js'
@@ -81,12 +81,19 @@ export function createDispatcher(opts: DispatcherOptions) {
   }
 
   async function runOnce(): Promise<number> {
-    const claimed = await claimDue(database.db, { now: now(), leaseMs: config.leaseMs, workerId, limit: batchSize })
+    // The subscriptions (few) are read alongside the claim rather than after it: on a busy gateway
+    // each round trip waits a turn of the event loop, and a new ticket's webhook waits for both.
+    const [claimed, enabled] = await Promise.all([
+      claimDue(database.db, { now: now(), leaseMs: config.leaseMs, workerId, limit: batchSize }),
+      database.db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)),
+    ])
     if (claimed.length === 0) return 0
-    const ids = [...new Set(claimed.map((r) => r.subscriptionId))]
-    const subscriptions = new Map((await database.db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, ids))).map((s) => [s.id, s]))
+    const subscriptions = new Map(enabled.map((s) => [s.id, s]))
     const groups = new Map<string, OutboxRow[]>()
     for (const row of claimed) {
+      // Its subscription was enabled between the two reads: the row stays leased and comes back
+      // when the lease expires, like a row whose pass failed.
+      if (!subscriptions.has(row.subscriptionId)) continue
       const group = groups.get(row.subscriptionId)
       if (group) group.push(row)
       else groups.set(row.subscriptionId, [row])
