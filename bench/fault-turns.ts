@@ -13,11 +13,11 @@
  */
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import { createConnection, createServer as createTcpServer, type Socket } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createLatencyHistogram } from '../device-sim/latency-histogram.js'
 import { expectStatus, registerFleet, startTestGateway } from '../test/support/gateway.js'
 import { FAULT_METRIC, FAULT_THRESHOLD } from './fault-clock.js'
+import { keepLoopBusy } from '../test/support/busy-loop.js'
 
 const { values: flags } = parseArgs({ options: { 'busy-ms': { type: 'string', default: '5' }, faults: { type: 'string', default: '40' } } })
 const BUSY_MS = Number(flags['busy-ms'])
@@ -81,33 +81,4 @@ try {
 } finally {
   crm.close()
   await t.close()
-}
-
-/**
- * Two sockets in this process that pass a byte back and forth, each receipt spinning `ms`: every
- * turn of the loop then spends `ms` in its poll phase, as a gateway reading device sockets does.
- */
-async function keepLoopBusy(ms: number): Promise<() => Promise<void>> {
-  let running = true
-  const sockets: Socket[] = []
-  const spin = (socket: Socket) => {
-    sockets.push(socket)
-    return socket.on('error', () => {}).on('data', () => {
-      const until = performance.now() + ms
-      while (performance.now() < until);
-      if (running) socket.write('x')
-    })
-  }
-  const server = createTcpServer((socket) => spin(socket))
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const client = createConnection((server.address() as { port: number }).port, '127.0.0.1')
-  await once(client, 'connect')
-  spin(client).write('x')
-  return async () => {
-    running = false
-    for (const socket of sockets) socket.destroy()
-    server.close()
-    await once(server, 'close')
-  }
 }

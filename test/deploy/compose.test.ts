@@ -210,11 +210,15 @@ describe('Dockerfile', () => {
     expect(all('VOLUME').flatMap((v) => v.args.replace(/[[\]",]/g, ' ').split(/\s+/))).toContain(env.DATA_DIR)
   })
 
-  it('copies the migrations, and every folder the gateway imports from', () => {
+  it('copies the migrations, the dependency patches before npm ci, and every folder the gateway imports from', () => {
     const copied = copiedPaths()
     expect(copied).toContain('migrations')
-    const needed = new Set(['gateway', 'migrations', 'package.json', 'package-lock.json', ...importedTopLevelDirs('gateway')])
+    const needed = new Set(['gateway', 'migrations', 'package.json', 'package-lock.json', 'patches', ...importedTopLevelDirs('gateway')])
     expect([...needed].filter((p) => !copied.includes(p))).toEqual([])
+    // npm ci's postinstall applies patches/ (patch-package): they must be there before it runs.
+    const order = dockerfile.map((i) => `${i.op} ${i.args}`)
+    expect(order.findIndex((l) => /^COPY .*\bpatches\b/.test(l))).toBeGreaterThanOrEqual(0)
+    expect(order.findIndex((l) => /^COPY .*\bpatches\b/.test(l))).toBeLessThan(order.findIndex((l) => /^RUN .*npm ci\b/.test(l)))
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim().replace(/^\.?\//, '').replace(/\/$/, '')).filter((l) => l && !l.startsWith('#'))
     expect([...needed].filter((p) => ignored.includes(p))).toEqual([])
   })
