@@ -106,7 +106,7 @@ async function customerOfDevice(database: Database, deviceId: string) {
   return row.customer ?? undefined
 }
 
-// The newest telemetry by event time, one index probe per device on readings_device_ts.
+// The newest telemetry by event time, one index probe per device on readings_device_ts_dedup.
 function loadDevices(database: Database, subject: ContextSubject) {
   const scope = 'customerId' in subject ? sql`d.customer_id = ${subject.customerId}` : sql`d.id = ${subject.deviceId}`
   return database.query<DeviceRow>(sql`
