@@ -28,7 +28,7 @@ import { createMetrics } from './metrics.js'
 import type { MqttPublish } from './notify/channels/channel.js'
 import { createNotifier } from './notify/notifier.js'
 import { createDispatcher } from './outbox/dispatcher.js'
-import { createOutboxStore } from './outbox/outbox-store.js'
+import { createOutboxStore, type QueuedMessages } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createContactIntake } from './tickets/contact-intake.js'
 import { createDetectionIntake } from './tickets/detection-intake.js'
@@ -68,7 +68,12 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const notifier = createNotifier({ database, config: config.notify, log: log.child({ component: 'notifier' }), metrics, now, publishMqtt: (topic, payload, o) => publishMqtt(topic, payload, o) })
 
   const ticketStore = createTicketStore(database)
-  const ticketDeps = { database, metrics, policy: config.tickets, now, onOutbox: () => { dispatcher.wake(); notifier.wake() } }
+  // A ticket change's webhooks go to this gateway's dispatcher as they commit (see OutboxLink).
+  const ticketDeps = {
+    database, metrics, policy: config.tickets, now,
+    outboxLease: (at: Date) => dispatcher.lease(at),
+    onOutbox: (queued?: QueuedMessages) => { dispatcher.handOff(queued); notifier.wake() },
+  }
   const intake = createDetectionIntake(ticketDeps)
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })
   const contacts = createContactIntake(ticketDeps)

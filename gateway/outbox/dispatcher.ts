@@ -10,7 +10,7 @@ import { webhookSubscriptions } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
 import { claimDue, renewLease } from './claim-due.js'
 import { deliverWebhook } from './deliver-webhook.js'
-import type { OutboxRow } from './outbox-store.js'
+import type { OutboxLease, OutboxRow, QueuedMessages } from './outbox-store.js'
 import { recordOutcome } from './record-outcome.js'
 import { createSafeAgent } from './safe-address.js'
 import { signWebhook } from './sign.js'
@@ -80,6 +80,17 @@ export function createDispatcher(opts: DispatcherOptions) {
     else log.warn({ ...detail, disposition, error: 'error' in result ? result.error : undefined, nextAttemptAt }, 'webhook not delivered')
   }
 
+  async function deliver(row: OutboxRow, subscription: Subscription, renew: boolean): Promise<void> {
+    try {
+      // The first row's lease is fresh from the claim; later ones may have waited a timeout or more.
+      if (renew && !(await renewLease(database.db, { id: row.id, now: now(), leaseMs: config.leaseMs, workerId }))) return
+      await send(row, subscription)
+    } catch (err) {
+      // Left leased: the row comes back when the lease expires, and the pass goes on.
+      log.error({ err, outboxId: row.id }, 'webhook dispatch failed')
+    }
+  }
+
   async function runOnce(): Promise<number> {
     // The subscriptions (few) are read alongside the claim rather than after it: on a busy gateway
     // each round trip waits a turn of the event loop, and a new ticket's webhook waits for both.
@@ -98,21 +109,11 @@ export function createDispatcher(opts: DispatcherOptions) {
       if (group) group.push(row)
       else groups.set(row.subscriptionId, [row])
     }
-    const deliver = async (row: OutboxRow, renew: boolean) => {
-      try {
-        // The first row's lease is fresh from the claim; later ones may have waited a timeout or more.
-        if (renew && !(await renewLease(database.db, { id: row.id, now: now(), leaseMs: config.leaseMs, workerId }))) return
-        await send(row, subscriptions.get(row.subscriptionId)!)
-      } catch (err) {
-        // Left leased: the row comes back when the lease expires, and the pass goes on.
-        log.error({ err, outboxId: row.id }, 'webhook dispatch failed')
-      }
-    }
     // The claim holds at most one message per ticket and subscription, so after a first message
     // shows the receiver is there (a 410 cancels the rest), the others go side by side: one after
     // another, a busy gateway managed only a few dozen a second to one CRM.
     // Each waits for one of its subscription's slots, which other passes share.
-    const inTurn = (row: OutboxRow, renew: boolean) => slots.run(row.subscriptionId, () => deliver(row, renew))
+    const inTurn = (row: OutboxRow, renew: boolean) => slots.run(row.subscriptionId, () => deliver(row, subscriptions.get(row.subscriptionId)!, renew))
     await eachWithLimit([...groups.values()], concurrency, async ([first, ...rest]) => {
       await inTurn(first, false)
       await Promise.all(rest.map((row) => inTurn(row, true)))
@@ -123,6 +124,7 @@ export function createDispatcher(opts: DispatcherOptions) {
   let running = false
   let timer: NodeJS.Timeout | undefined
   const passes = new Set<Promise<void>>()
+  const handedOff = new Set<Promise<void>>()
   let woken = false
   let stopped: Promise<void> | undefined
 
@@ -147,25 +149,54 @@ export function createDispatcher(opts: DispatcherOptions) {
     passes.add(under)
   }
 
+  function wake(): void {
+    if (!running) return
+    if (passes.size < maxPasses) pass()
+    else woken = true
+  }
+
+  /**
+   * Sends what a transaction queued leased to this worker (see `enqueueTicketEvent`), straight
+   * after its commit, without the wake and the claim: on a busy gateway each is a turn of the
+   * event loop the webhook waits for. Anything else it queued waits behind an earlier message, so
+   * a pass looks once these are sent; without `queued`, a pass looks at once.
+   */
+  function handOff(queued?: QueuedMessages): void {
+    const mine = queued?.rows.filter((r) => r.lockedBy === workerId) ?? []
+    if (mine.length === 0) return wake()
+    if (mine.length < queued!.rows.length) wake()
+    const handedAt = now()
+    const subscriptions = new Map(queued!.subscriptions.map((s) => [s.id, s]))
+    const sending = Promise.all(mine.map((row) => slots.run(row.subscriptionId, () => {
+      const subscription = subscriptions.get(row.subscriptionId)
+      // Leased and not sent: the row comes back when its lease expires, as from a failed pass.
+      if (!subscription) return Promise.resolve()
+      // Waiting for a slot behind slow answers can outlast much of the lease.
+      return deliver(row, subscription, now() - handedAt >= config.timeoutMs)
+    }))).then(() => { handedOff.delete(sending); wake() })
+    handedOff.add(sending)
+  }
+
   return {
     workerId,
     runOnce,
+    /** The lease a transaction gives the messages it queues at `at` for `handOff`; none while stopped. */
+    lease(at: Date): OutboxLease | undefined {
+      return running ? { workerId, until: new Date(at.getTime() + config.leaseMs) } : undefined
+    },
+    handOff,
     start(): void {
       if (running) return
       running = true
       schedule(0)
     },
-    wake(): void {
-      if (!running) return
-      if (passes.size < maxPasses) pass()
-      else woken = true
-    },
-    /** Stops polling, waits for the pass under way, and closes the HTTP connections. */
+    wake,
+    /** Stops polling, waits for the passes and hand-offs under way, and closes the HTTP connections. */
     stop(): Promise<void> {
       running = false
       clearTimeout(timer)
       stopped ??= (async () => {
-        while (passes.size > 0) await Promise.all(passes)
+        while (passes.size + handedOff.size > 0) await Promise.all([...passes, ...handedOff])
         await agent.close()
       })()
       return stopped

@@ -1,8 +1,8 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
 import { sqlTime } from '../db/sql-time.js'
-import { execute, type Database, type Db, type Tx } from '../db/database.js'
+import type { Database, Db, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
-import { deliveryAttempts, outbox } from '../db/schema.js'
+import { deliveryAttempts, outbox, webhookSubscriptions } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 import type { WebhookEvent } from './subscription-store.js'
 
@@ -12,24 +12,46 @@ export type DeliveryAttempt = typeof deliveryAttempts.$inferSelect
 export type Delivery = OutboxRow & { attemptLog: DeliveryAttempt[] }
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead' | 'cancelled'
 
+/** The local dispatcher, to which a transaction may lease the messages it queues (see `enqueueTicketEvent`). */
+export type OutboxLease = { workerId: string; until: Date }
+
+/** What one ticket change queued, and with a lease the enabled subscriptions, read in the same transaction. */
+export type QueuedMessages = { rows: OutboxRow[]; subscriptions: (typeof webhookSubscriptions.$inferSelect)[] }
+
 /**
  * Queues one message per enabled subscription that wants `type`, inside the caller's transaction:
  * the ticket change and the promise to announce it commit together or not at all. The message id
  * is minted here, once, and is the `webhook-id` of every attempt so receivers can de-duplicate.
  * One statement (the subscriptions are chosen in SQL), so it costs the ticket's transaction one
  * round trip: on a busy gateway every round trip waits a turn of the event loop.
+ *
+ * With `lease`, a message that no earlier pending one of its ticket and subscription has to wait
+ * for is queued already leased to that worker, and the subscriptions come back alongside (issued
+ * together, no extra round trip): once the transaction commits, the worker sends it at once
+ * rather than waking and claiming it first (`OutboxDispatcher.handOff`). The ticket's row lock,
+ * held by every transaction that changes it, keeps two of its messages from both looking first.
  */
-export async function enqueueTicketEvent(tx: Tx | Db, event: { type: WebhookEvent; ticket: { id: string; [field: string]: unknown } }, now: Date): Promise<number> {
+export async function enqueueTicketEvent(
+  tx: Tx | Db, event: { type: WebhookEvent; ticket: { id: string; [field: string]: unknown } }, now: Date, lease?: OutboxLease,
+): Promise<QueuedMessages> {
   const payload = { type: event.type, timestamp: now.toISOString(), data: { ticket: event.ticket } }
   const at = sqlTime(now)
   // `newId`'s prefix and time, then 16 random hex digits (a subset of its alphabet) per subscription.
   const idPrefix = newId('msg', now.getTime()).slice(0, 'msg_'.length + 10)
-  const queued = await execute(tx, sql`insert into outbox (message_id, subscription_id, event_type, ticket_id, payload, next_attempt_at, created_at)
-    select ${idPrefix} || substr(md5(gen_random_uuid()::text), 1, 16), s.id, ${event.type}, ${event.ticket.id}, ${JSON.stringify(payload)}::jsonb, ${at}, ${at}
+  const first = lease
+    ? sql`not exists (select 1 from outbox p where p.status = 'pending' and p.subscription_id = s.id and p.ticket_id = ${event.ticket.id})`
+    : sql`false`
+  // Every column of the table in order, as drizzle's insert … select over raw SQL requires.
+  const queued = tx.insert(outbox).select(sql`
+    select nextval(pg_get_serial_sequence('outbox', 'id')), ${idPrefix} || substr(md5(gen_random_uuid()::text), 1, 16), s.id,
+      ${event.type}, ${event.ticket.id}, ${JSON.stringify(payload)}::jsonb, 'pending', 0, ${at},
+      case when ${first} then ${lease ? sqlTime(lease.until) : null}::timestamptz end, case when ${first} then ${lease?.workerId ?? null}::text end,
+      null, ${at}, null
     from webhook_subscriptions s
-    where s.enabled and (s.events @> ${JSON.stringify([event.type])}::jsonb or s.events @> '["*"]'::jsonb)
-    returning id`)
-  return queued.length
+    where s.enabled and (s.events @> ${JSON.stringify([event.type])}::jsonb or s.events @> '["*"]'::jsonb)`).returning()
+  if (!lease) return { rows: await queued, subscriptions: [] }
+  const [rows, subscriptions] = await Promise.all([queued, tx.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true))])
+  return { rows, subscriptions }
 }
 
 export function createOutboxStore(database: Database, opts: { now?: () => number } = {}) {

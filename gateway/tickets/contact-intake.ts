@@ -7,7 +7,8 @@ import { OPEN_TICKET, contacts, customers, devices, tickets } from '../db/schema
 import { PrecallError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { OPEN_STATUSES } from './lifecycle.js'
-import { escalationDueAt, recordTicketChange, slaDueAt } from './ticket-change.js'
+import { escalationDueAt, recordTicketChange, slaDueAt, type OutboxLink } from './ticket-change.js'
+import type { QueuedMessages } from '../outbox/outbox-store.js'
 import { toTicketJson } from './ticket-json.js'
 import { ticketTerms } from './ticket-policy.js'
 
@@ -27,7 +28,7 @@ const COMPLAINT_PROBLEM = 'customer-contact'
  * is linked to it — the agent already knows why they call; otherwise it opens a complaint. The
  * same unique indexes that stop duplicate detections stop a contact from duplicating a ticket.
  */
-export function createContactIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number; onOutbox?: () => void }) {
+export function createContactIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number } & OutboxLink) {
   const { database, policy } = opts
   const now = opts.now ?? Date.now
 
@@ -51,6 +52,8 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
 
   async function record(input: z.output<typeof contactInput>, actor: string) {
     const at = new Date(now())
+    const lease = opts.outboxLease?.(at)
+    let queued: QueuedMessages | undefined
     const result = await database.db.transaction(async (tx) => {
       const { device, customer } = await resolveParties(tx, input)
       const deviceIds = device ? [device.id] : customer
@@ -74,7 +77,7 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
         ticket = inserted ?? await openTicketFor(tx, deviceIds, customer?.id ?? null, problem)
         if (inserted) {
           linkage = 'new_complaint'
-          await recordTicketChange(tx, { ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' })
+          queued = await recordTicketChange(tx, { ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' }, lease)
         }
       }
       const id = newId('cnt', at.getTime())
@@ -88,7 +91,7 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
       return { contact: { id, linkage, channel: input.channel, createdAt: at.toISOString() }, ticket: toTicketJson(ticket) }
     })
     opts.metrics.contacts.inc({ linkage: result.contact.linkage })
-    if (result.contact.linkage === 'new_complaint') opts.onOutbox?.()
+    if (result.contact.linkage === 'new_complaint') opts.onOutbox?.(queued)
     return result
   }
 

@@ -5,7 +5,8 @@ import type { Database, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
 import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
-import { escalationDueAt, recordTicketChange, slaDueAt } from './ticket-change.js'
+import { escalationDueAt, recordTicketChange, slaDueAt, type OutboxLink } from './ticket-change.js'
+import type { QueuedMessages } from '../outbox/outbox-store.js'
 import { toTicketJson, type TicketJson } from './ticket-json.js'
 import { SELF_CLEARED } from './lifecycle.js'
 import { ticketTerms } from './ticket-policy.js'
@@ -19,7 +20,7 @@ export type Customer = { customerId: string | null; customerTags: readonly strin
  * A problem that comes back while its ticket is resolved reopens it; after it was closed, within
  * the repeat window, it opens a new ticket marked `repeatOf` the earlier one: the second call.
  */
-export function createDetectionIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number; onOutbox?: () => void }) {
+export function createDetectionIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number } & OutboxLink) {
   const { database, metrics, policy } = opts
   const now = opts.now ?? Date.now
 
@@ -35,6 +36,8 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
+    const lease = opts.outboxLease?.(at)
+    let queued: QueuedMessages | undefined
     const outcome = await database.db.transaction(async (tx): Promise<DetectionOutcome> => {
       // Rebuilding rule state after a restart replays detections already handled: they stop here.
       // The previous ticket is read (and locked) alongside, in the same round trip, though only an
@@ -61,9 +64,9 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         const [row] = await tx.update(tickets).set({
           ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
         }).where(eq(tickets.id, last.id)).returning()
-        await Promise.all([
+        ;[, queued] = await Promise.all([
           linkDetection(tx, logged.id, row.id),
-          recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }),
+          recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }, lease),
         ])
         return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
       }
@@ -94,13 +97,13 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         },
       }).returning()
       const action = row.version === 1 ? 'opened' : 'updated'
-      await Promise.all([
+      ;[, queued] = await Promise.all([
         linkDetection(tx, logged.id, row.id),
         recordTicketChange(tx, {
           ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
           changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
           event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
-        }),
+        }, lease),
       ])
       return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
     })
@@ -108,7 +111,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
     if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
       metrics.tickets.inc({ action: outcome.action })
       if (outcome.repeatOf) metrics.tickets.inc({ action: 'repeat' })
-      opts.onOutbox?.()
+      opts.onOutbox?.(queued)
     }
     return outcome
   }
@@ -120,6 +123,8 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
    */
   async function clear(c: Clearance): Promise<TicketJson | undefined> {
     const at = new Date(now())
+    const lease = opts.outboxLease?.(at)
+    let queued: QueuedMessages | undefined
     const resolved = await database.db.transaction(async (tx) => {
       const [row] = await tx.update(tickets)
         .set({ status: 'resolved', outcome: SELF_CLEARED, resolvedAt: at, nextEscalationAt: null, updatedAt: at, version: sql`${tickets.version} + 1` })
@@ -129,12 +134,12 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         ))
         .returning()
       if (!row) return undefined
-      await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' })
+      queued = await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' }, lease)
       return row
     })
     if (!resolved) return undefined
     metrics.tickets.inc({ action: 'self_cleared' })
-    opts.onOutbox?.()
+    opts.onOutbox?.(queued)
     return toTicketJson(resolved)
   }
 

@@ -2,6 +2,9 @@ import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { webhookSubscriptions } from '../../gateway/db/schema.js'
 import { claimDue } from '../../gateway/outbox/claim-due.js'
+import type { OutboxDispatcher } from '../../gateway/outbox/dispatcher.js'
+import { enqueueTicketEvent } from '../../gateway/outbox/outbox-store.js'
+import type { WebhookEvent } from '../../gateway/outbox/subscription-store.js'
 import { BACKENDS } from '../support/databases.js'
 import { OUTBOX_CONFIG, useDispatchTestBed } from './harness.js'
 import { startReceiver } from './receiver.js'
@@ -120,6 +123,42 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
     await expect.poll(() => bed.receiver.received.length, { timeout: 5_000 }).toBe(10)
     await dispatcher.stop()
     expect(bed.receiver.maxInFlight).toBe(2)
+  })
+
+  describe('hand-off of what a transaction just queued', () => {
+    const enqueueLeased = (dispatcher: OutboxDispatcher, ticketId: string, type: WebhookEvent) =>
+      bed.database.db.transaction((tx) => enqueueTicketEvent(tx, { type, ticket: { id: ticketId } }, new Date(bed.h.now()), dispatcher.lease(new Date(bed.h.now()))))
+
+    it('sends a new ticket\'s webhook on commit, leased to this worker, with no pass to claim it', async () => {
+      await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+      const dispatcher = bed.h.dispatcher({ pollMs: 3_600_000 }, 'here')
+      expect(dispatcher.lease(new Date(bed.h.now()))).toBeUndefined() // not started: nothing to hand to
+      dispatcher.start()
+      const queued = await enqueueLeased(dispatcher, 't-h1', 'ticket.opened')
+      // Leased until the virtual clock moves on by the lease, so no pass could claim it.
+      expect(queued.rows.map((r) => r.lockedBy)).toEqual(['here'])
+      expect(await claimDue(bed.database.db, { now: bed.h.now(), leaseMs: 1_000, workerId: 'other', limit: 10 })).toEqual([])
+      dispatcher.handOff(queued)
+      await expect.poll(async () => (await bed.h.deliveriesOf('t-h1'))[0]?.status, { timeout: 2_000 }).toBe('delivered')
+      expect(bed.receiver.received.map(eventOf)).toEqual(['t-h1:ticket.opened'])
+      await dispatcher.stop()
+    })
+
+    it('leaves a ticket\'s next message to a pass once the one handed off before it is delivered', async () => {
+      bed.receiver.script([{ status: 200, delayMs: 150 }, { status: 200 }])
+      await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['*'] })
+      const dispatcher = bed.h.dispatcher({ pollMs: 3_600_000 }, 'here')
+      dispatcher.start()
+      dispatcher.handOff(await enqueueLeased(dispatcher, 't-h2', 'ticket.opened'))
+      const updated = await enqueueLeased(dispatcher, 't-h2', 'ticket.updated')
+      expect(updated.rows.map((r) => r.lockedBy)).toEqual([null]) // behind the opened one, still pending
+      dispatcher.handOff(updated)
+      // No poll within the hour: the opened one's delivery is what lets a pass claim the update.
+      await expect.poll(() => bed.receiver.received.length, { timeout: 3_000 }).toBe(2)
+      expect(bed.receiver.received.map(eventOf)).toEqual(['t-h2:ticket.opened', 't-h2:ticket.updated'])
+      await dispatcher.stop()
+      expect((await bed.h.deliveriesOf('t-h2')).map((d) => d.status)).toEqual(['delivered', 'delivered'])
+    })
   })
 
   it('polls when started, wakes on demand, and stops only after the pass under way', async () => {

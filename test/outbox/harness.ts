@@ -43,7 +43,7 @@ export function createHarness(database: Database) {
       return d
     },
     enqueue(ticketId: string, type: WebhookEvent = 'ticket.opened') {
-      return database.db.transaction((tx) => enqueueTicketEvent(tx, { type, ticket: { id: ticketId, title: `ticket ${ticketId}` } }, new Date(t)))
+      return database.db.transaction((tx) => enqueueTicketEvent(tx, { type, ticket: { id: ticketId, title: `ticket ${ticketId}` } }, new Date(t))).then((q) => q.rows.length)
     },
     async deliveryCount(outcome: string) {
       return (await metrics.deliveries.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0

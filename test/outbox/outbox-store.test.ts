@@ -19,9 +19,11 @@ describe.each(BACKENDS)('outbox store (%s)', (backend) => {
     await h.subscriptions.remove(removed.subscription.id)
 
     const ticket = { id: 't-q', title: 'Drain pump clogging', openedAt: new Date(h.now()) }
-    const n = await database.db.transaction((tx) => enqueueTicketEvent(tx, { type: 'ticket.opened', ticket }, new Date(h.now())))
-    expect(n).toBe(2)
+    const queued = await database.db.transaction((tx) => enqueueTicketEvent(tx, { type: 'ticket.opened', ticket }, new Date(h.now())))
+    expect(queued.subscriptions).toEqual([]) // only asked for with a lease
     const rows = await h.deliveriesOf('t-q')
+    expect(queued.rows.map((r) => r.id).sort()).toEqual(rows.map((r) => r.id).sort())
+    expect(queued.rows.every((r) => r.lockedBy === null && r.lockedUntil === null)).toBe(true)
     expect(rows.map((r) => r.subscriptionId).sort()).toEqual([opened.subscription.id, all.subscription.id].sort())
     for (const r of rows) {
       expect(r.messageId).toMatch(/^msg_[0-9a-hjkmnp-tv-z]{26}$/)
@@ -31,6 +33,29 @@ describe.each(BACKENDS)('outbox store (%s)', (backend) => {
     }
     expect(new Set(rows.map((r) => r.messageId)).size).toBe(2)
     expect(await h.outbox.pendingCount()).toBe(2)
+    await h.close()
+  })
+
+  it('with a lease, leases to the worker only the messages no earlier pending one waits for, and reads the subscriptions', async () => {
+    const h = createHarness(database)
+    const a = await h.subscriptions.create({ url: 'http://127.0.0.1:1/la', events: ['*'] })
+    const b = await h.subscriptions.create({ url: 'http://127.0.0.1:1/lb', events: ['*'] })
+    const lease = { workerId: 'here', until: new Date(h.now() + 30_000) }
+    const enqueue = (ticketId: string, type: 'ticket.opened' | 'ticket.updated') =>
+      database.db.transaction((tx) => enqueueTicketEvent(tx, { type, ticket: { id: ticketId } }, new Date(h.now()), lease))
+
+    const opened = await enqueue('t-lease', 'ticket.opened')
+    expect(opened.rows.map((r) => [r.lockedBy, r.lockedUntil?.getTime()])).toEqual([['here', lease.until.getTime()], ['here', lease.until.getTime()]])
+    expect(opened.subscriptions.map((s) => s.id).sort()).toEqual([a.subscription.id, b.subscription.id].sort())
+    expect(opened.subscriptions.every((s) => s.secrets.length > 0)).toBe(true) // what signing needs
+
+    // Still pending: the update waits behind it, unleased, for a pass to claim in order.
+    const updated = await enqueue('t-lease', 'ticket.updated')
+    expect(updated.rows.map((r) => r.lockedBy)).toEqual([null, null])
+    // Another ticket is not held back by this one.
+    expect((await enqueue('t-lease-2', 'ticket.opened')).rows.map((r) => r.lockedBy)).toEqual(['here', 'here'])
+    const stored = await h.deliveriesOf('t-lease')
+    expect(stored.map((r) => r.lockedBy)).toEqual(['here', 'here', null, null])
     await h.close()
   })
 
