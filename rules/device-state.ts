@@ -47,6 +47,7 @@ export function createDeviceState(observation: Observation): DeviceState {
     epoch: -1,
     wakeAt: Number.POSITIVE_INFINITY,
     heapIndex: -1,
+    heapKey: Number.POSITIVE_INFINITY,
   };
 }
 
