@@ -162,6 +162,8 @@ export function createDispatcher(opts: DispatcherOptions) {
    * a pass looks once these are sent; without `queued`, a pass looks at once.
    */
   function handOff(queued?: QueuedMessages): void {
+    // Stopping: what was leased waits out its lease and goes with a later pass, here or elsewhere.
+    if (!running) return
     const mine = queued?.rows.filter((r) => r.lockedBy === workerId) ?? []
     if (mine.length === 0) return wake()
     if (mine.length < queued!.rows.length) wake()

@@ -159,6 +159,22 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
       await dispatcher.stop()
       expect((await bed.h.deliveriesOf('t-h2')).map((d) => d.status)).toEqual(['delivered', 'delivered'])
     })
+
+    it('sends nothing handed to it once stopping, and the leased message goes with a pass after its lease', async () => {
+      await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+      const stopping = bed.h.dispatcher({ pollMs: 3_600_000 }, 'stopping')
+      stopping.start()
+      const queued = await enqueueLeased(stopping, 't-h3', 'ticket.opened')
+      await stopping.stop()
+      stopping.handOff(queued)
+      const other = bed.h.dispatcher({}, 'other')
+      expect(await other.runOnce()).toBe(0) // still leased to the stopped worker
+      bed.h.advance(OUTBOX_CONFIG.leaseMs + 1)
+      expect(await other.runOnce()).toBe(1)
+      expect(bed.receiver.received.map(eventOf)).toEqual(['t-h3:ticket.opened'])
+      // One attempt, the pass's: nothing was tried while stopping.
+      expect((await bed.h.deliveriesOf('t-h3'))[0].attemptLog.map((a) => a.outcome)).toEqual(['delivered'])
+    })
   })
 
   it('polls when started, wakes on demand, and stops only after the pass under way', async () => {
