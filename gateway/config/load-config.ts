@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_POOL_SIZE } from '../db/database.js'
 import { DEFAULT_NOTIFY_RETRY_SCHEDULE_MS, providersEnv, quietHoursEnv, type NotifyConfig } from '../notify/notify-config.js'
 import { calendarSchema } from '../tickets/sla-clock.js'
 import { DEFAULT_TAG_POLICY, tagPolicySchema } from '../tickets/ticket-policy.js'
@@ -22,7 +23,7 @@ const envSchema = z.object({
   MQTT_URL: z.url({ protocol: /^(mqtts?|wss?|tcp)$/, error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres://user@host:port/db URL' }).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
-  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(20),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(100).default(DEFAULT_POOL_SIZE),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

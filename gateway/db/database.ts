@@ -31,13 +31,18 @@ export type Database = {
 }
 
 /**
+ * PostgreSQL connections (`DATABASE_POOL_MAX`). The pool is shared by ingest (up to 4 flushes),
+ * ticket transactions (8), deliveries and pollers; at 10 connections a burst of tickets kept ingest
+ * waiting (PUBACK p99 at 16k/s: 230–280 ms against 60–110 ms at 20; 32 was no better).
+ */
+export const DEFAULT_POOL_SIZE = 20
+
+/**
  * Opens PostgreSQL when `url` is set, else embedded PGlite under `dataDir` (`memory` for none), and
- * migrates. The pool is shared by ingest (up to 4 flushes), ticket transactions (8), deliveries and
- * pollers; at 10 connections a burst of tickets kept ingest waiting (PUBACK p99 at 16k/s: 230–280 ms
- * against 60–110 ms at 20; 32 was no better).
+ * migrates.
  */
 export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<Database> {
-  const database = opts.url ? openPostgres(opts.url, opts.poolSize ?? 20) : await openPglite(opts.dataDir)
+  const database = opts.url ? openPostgres(opts.url, opts.poolSize ?? DEFAULT_POOL_SIZE) : await openPglite(opts.dataDir)
   await database.migrate()
   return database
 }
