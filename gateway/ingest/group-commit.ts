@@ -1,4 +1,4 @@
-type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void }
+type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void; at: number }
 
 /**
  * Group commit: callers submit items one by one; while flushes are in flight the next items
@@ -23,13 +23,13 @@ export function createGroupCommit<T, R>(opts: {
   let active = 0
   let ordered: Promise<void> = Promise.resolve()
   let idleWaiters: (() => void)[] = []
-  let firstQueuedAt = 0
   let lingering: NodeJS.Timeout | undefined
 
   function pump() {
     while (active < concurrency && queue.length > 0) {
       if (opts.lingerMs && queue.length < opts.maxBatch) {
-        const wait = firstQueuedAt + opts.lingerMs - performance.now()
+        // From when the oldest item arrived, which may be before the last batch left.
+        const wait = queue[0]!.at + opts.lingerMs - performance.now()
         if (wait > 0) {
           lingering ??= setTimeout(() => { lingering = undefined; pump() }, wait)
           return
@@ -39,7 +39,6 @@ export function createGroupCommit<T, R>(opts: {
       lingering = undefined
       const batch = queue.length <= opts.maxBatch ? queue : queue.slice(0, opts.maxBatch)
       queue = batch === queue ? [] : queue.slice(opts.maxBatch)
-      firstQueuedAt = performance.now()
       active++
       const items = batch.map((p) => p.item)
       const started = performance.now()
@@ -73,8 +72,7 @@ export function createGroupCommit<T, R>(opts: {
   return {
     submit(item: T): Promise<R> {
       return new Promise<R>((resolve, reject) => {
-        if (queue.length === 0) firstQueuedAt = performance.now()
-        queue.push({ item, resolve, reject })
+        queue.push({ item, resolve, reject, at: opts.lingerMs ? performance.now() : 0 })
         pump()
       })
     },

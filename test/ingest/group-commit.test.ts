@@ -89,4 +89,20 @@ describe('group commit', () => {
     await commits.idle()
     expect(await results[3]).toBe(40)
   })
+
+  it('with a linger, counts a remainder\'s wait from its own arrival, not from when the batch before it left', async () => {
+    const f = recordingFlush()
+    const commits = createGroupCommit({ flush: f.flush, maxBatch: 3, lingerMs: 50 })
+    const results = [1, 2, 3, 4, 5, 6, 7].map((n) => commits.submit(n))
+    expect(f.batches).toEqual([[1, 2, 3]])
+    await new Promise((r) => setTimeout(r, 50))
+    f.finishNext() // [4, 5, 6] leaves full; 7 has already waited the linger
+    while (f.batches.length < 2) await tick()
+    f.finishNext()
+    await new Promise((r) => setTimeout(r, 15))
+    // Timed from when [4, 5, 6] left, 7 would still wait ~35 ms.
+    expect(f.batches).toEqual([[1, 2, 3], [4, 5, 6], [7]])
+    f.finishNext()
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60, 70])
+  })
 })
