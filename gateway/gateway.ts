@@ -72,7 +72,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const ticketDeps = {
     database, metrics, policy: config.tickets, now,
     outboxLease: (at: Date) => dispatcher.lease(at),
-    onOutbox: (queued?: QueuedMessages) => { dispatcher.handOff(queued); notifier.wake() },
+    onOutbox: (queued: QueuedMessages) => { dispatcher.handOff(queued); notifier.wake() },
   }
   const intake = createDetectionIntake(ticketDeps)
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })

@@ -158,17 +158,17 @@ export function createDispatcher(opts: DispatcherOptions) {
   /**
    * Sends what a transaction queued leased to this worker (see `enqueueTicketEvent`), straight
    * after its commit, without the wake and the claim: on a busy gateway each is a turn of the
-   * event loop the webhook waits for. Anything else it queued waits behind an earlier message, so
-   * a pass looks once these are sent; without `queued`, a pass looks at once.
+   * event loop the webhook waits for. Anything else it queued (unleased: it waits behind an earlier
+   * message, or no dispatcher ran here) is left to a pass, woken now and again once these are sent.
    */
-  function handOff(queued?: QueuedMessages): void {
+  function handOff(queued: QueuedMessages): void {
     // Stopping: what was leased waits out its lease and goes with a later pass, here or elsewhere.
     if (!running) return
-    const mine = queued?.rows.filter((r) => r.lockedBy === workerId) ?? []
-    if (mine.length === 0) return wake()
-    if (mine.length < queued!.rows.length) wake()
+    const mine = queued.rows.filter((r) => r.lockedBy === workerId)
+    if (mine.length < queued.rows.length || mine.length === 0) wake()
+    if (mine.length === 0) return
     const handedAt = now()
-    const subscriptions = new Map(queued!.subscriptions.map((s) => [s.id, s]))
+    const subscriptions = new Map(queued.subscriptions.map((s) => [s.id, s]))
     const sending = Promise.all(mine.map((row) => slots.run(row.subscriptionId, () => {
       const subscription = subscriptions.get(row.subscriptionId)
       // Leased and not sent: the row comes back when its lease expires, as from a failed pass.

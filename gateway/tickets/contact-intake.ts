@@ -7,8 +7,7 @@ import { OPEN_TICKET, contacts, customers, devices, tickets } from '../db/schema
 import { PrecallError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { OPEN_STATUSES } from './lifecycle.js'
-import { escalationDueAt, recordTicketChange, slaDueAt, type OutboxLink } from './ticket-change.js'
-import type { QueuedMessages } from '../outbox/outbox-store.js'
+import { escalationDueAt, slaDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 import { toTicketJson } from './ticket-json.js'
 import { ticketTerms } from './ticket-policy.js'
 
@@ -52,9 +51,7 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
 
   async function record(input: z.output<typeof contactInput>, actor: string) {
     const at = new Date(now())
-    const lease = opts.outboxLease?.(at)
-    let queued: QueuedMessages | undefined
-    const result = await database.db.transaction(async (tx) => {
+    const result = await ticketTransaction(database, opts, at, async (tx, record) => {
       const { device, customer } = await resolveParties(tx, input)
       const deviceIds = device ? [device.id] : customer
         ? (await tx.select({ id: devices.id }).from(devices).where(eq(devices.customerId, customer.id))).map((d) => d.id)
@@ -77,7 +74,7 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
         ticket = inserted ?? await openTicketFor(tx, deviceIds, customer?.id ?? null, problem)
         if (inserted) {
           linkage = 'new_complaint'
-          queued = await recordTicketChange(tx, { ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' }, lease)
+          await record({ ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' })
         }
       }
       const id = newId('cnt', at.getTime())
@@ -86,12 +83,11 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
         problem: input.problem ?? null, ticketId: ticket.id, linkage, createdBy: actor, createdAt: at,
       })
       if (linkage === 'known_problem') {
-        await recordTicketChange(tx, { ticket, at, actor, action: 'contact', changes: { channel: input.channel, contactId: id }, comment: input.reason, event: null })
+        await record({ ticket, at, actor, action: 'contact', changes: { channel: input.channel, contactId: id }, comment: input.reason, event: null })
       }
       return { contact: { id, linkage, channel: input.channel, createdAt: at.toISOString() }, ticket: toTicketJson(ticket) }
     })
     opts.metrics.contacts.inc({ linkage: result.contact.linkage })
-    if (result.contact.linkage === 'new_complaint') opts.onOutbox?.(queued)
     return result
   }
 

@@ -5,8 +5,7 @@ import type { Database, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
 import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
-import { escalationDueAt, recordTicketChange, slaDueAt, type OutboxLink } from './ticket-change.js'
-import type { QueuedMessages } from '../outbox/outbox-store.js'
+import { escalationDueAt, slaDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 import { toTicketJson, type TicketJson } from './ticket-json.js'
 import { SELF_CLEARED } from './lifecycle.js'
 import { ticketTerms } from './ticket-policy.js'
@@ -36,9 +35,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
-    const lease = opts.outboxLease?.(at)
-    let queued: QueuedMessages | undefined
-    const outcome = await database.db.transaction(async (tx): Promise<DetectionOutcome> => {
+    const outcome = await ticketTransaction(database, opts, at, async (tx, record): Promise<DetectionOutcome> => {
       // Rebuilding rule state after a restart replays detections already handled: they stop here.
       // The previous ticket is read (and locked) alongside, in the same round trip, though only an
       // active detection logged for the first time goes on to use it.
@@ -64,9 +61,9 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         const [row] = await tx.update(tickets).set({
           ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
         }).where(eq(tickets.id, last.id)).returning()
-        ;[, queued] = await Promise.all([
+        await Promise.all([
           linkDetection(tx, logged.id, row.id),
-          recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }, lease),
+          record({ ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }),
         ])
         return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
       }
@@ -97,13 +94,13 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         },
       }).returning()
       const action = row.version === 1 ? 'opened' : 'updated'
-      ;[, queued] = await Promise.all([
+      await Promise.all([
         linkDetection(tx, logged.id, row.id),
-        recordTicketChange(tx, {
+        record({
           ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
           changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
           event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
-        }, lease),
+        }),
       ])
       return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
     })
@@ -111,7 +108,6 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
     if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
       metrics.tickets.inc({ action: outcome.action })
       if (outcome.repeatOf) metrics.tickets.inc({ action: 'repeat' })
-      opts.onOutbox?.(queued)
     }
     return outcome
   }
@@ -123,9 +119,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
    */
   async function clear(c: Clearance): Promise<TicketJson | undefined> {
     const at = new Date(now())
-    const lease = opts.outboxLease?.(at)
-    let queued: QueuedMessages | undefined
-    const resolved = await database.db.transaction(async (tx) => {
+    const resolved = await ticketTransaction(database, opts, at, async (tx, record) => {
       const [row] = await tx.update(tickets)
         .set({ status: 'resolved', outcome: SELF_CLEARED, resolvedAt: at, nextEscalationAt: null, updatedAt: at, version: sql`${tickets.version} + 1` })
         .where(and(
@@ -134,12 +128,11 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         ))
         .returning()
       if (!row) return undefined
-      queued = await recordTicketChange(tx, { ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' }, lease)
+      await record({ ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' })
       return row
     })
     if (!resolved) return undefined
     metrics.tickets.inc({ action: 'self_cleared' })
-    opts.onOutbox?.(queued)
     return toTicketJson(resolved)
   }
 

@@ -1,4 +1,4 @@
-import type { Tx } from '../db/database.js'
+import type { Database, Tx } from '../db/database.js'
 import { ticketHistory, type tickets } from '../db/schema.js'
 import { enqueueCustomerNotification } from '../notify/notification-outbox.js'
 import { enqueueTicketEvent, type OutboxLease, type QueuedMessages } from '../outbox/outbox-store.js'
@@ -9,21 +9,16 @@ import { addServiceTime, type Calendar } from './sla-clock.js'
 type TicketRow = typeof tickets.$inferSelect
 
 /**
- * Where the ticket code sends what a change queued: `lease` is the local dispatcher's (none while
- * it is stopped), and `onOutbox` runs after the commit with what the transaction queued under
- * that lease, or with nothing to mean "something was queued, go and look".
+ * Where a ticket transaction's outbox rows go once it commits: `outboxLease` is the local
+ * dispatcher's lease for messages queued at a time (none while it is stopped), `onOutbox` gets
+ * what the transaction queued (see `OutboxDispatcher.handOff`) and wakes whoever delivers it.
  */
 export type OutboxLink = {
   outboxLease?: (at: Date) => OutboxLease | undefined
-  onOutbox?: (queued?: QueuedMessages) => void
+  onOutbox?: (queued: QueuedMessages) => void
 }
 
-/**
- * Records one change of a ticket in its history and queues its CRM webhook and customer message,
- * in the caller's transaction: the change, its history line and its outbox rows commit together
- * or not at all. With `lease`, answers what it queued for `OutboxLink.onOutbox`.
- */
-export async function recordTicketChange(tx: Tx, change: {
+export type TicketChange = {
   ticket: TicketRow
   at: Date
   actor: string
@@ -32,7 +27,35 @@ export async function recordTicketChange(tx: Tx, change: {
   changes?: Record<string, unknown>
   comment?: string | null
   event: WebhookEvent | null
-}, lease?: OutboxLease): Promise<QueuedMessages | undefined> {
+}
+
+/**
+ * A transaction that changes tickets. Each change given to `record` goes into the ticket's history
+ * and queues its CRM webhook and customer message in the same transaction: the change, its history
+ * line and its outbox rows commit together or not at all. Once it commits, if anything was
+ * recorded, what was queued goes to `link.onOutbox`: leased to the local dispatcher, a webhook
+ * leaves straight away instead of waiting for a pass to claim it.
+ */
+export async function ticketTransaction<T>(
+  database: Database, link: OutboxLink, at: Date,
+  fn: (tx: Tx, record: (change: TicketChange) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const lease = link.outboxLease?.(at)
+  const queued: QueuedMessages = { rows: [], subscriptions: [] }
+  let recorded = false
+  const result = await database.db.transaction((tx) => fn(tx, async (change) => {
+    recorded = true
+    const q = await recordTicketChange(tx, change, lease)
+    if (q) {
+      queued.rows.push(...q.rows)
+      queued.subscriptions = q.subscriptions
+    }
+  }))
+  if (recorded) link.onOutbox?.(queued)
+  return result
+}
+
+async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined): Promise<QueuedMessages | undefined> {
   // Issued together, so they share the round trips to the database (postgres.js pipelines them).
   const [, queued] = await Promise.all([
     tx.insert(ticketHistory).values({

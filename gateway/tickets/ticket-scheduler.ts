@@ -4,7 +4,7 @@ import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
 import { customers, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
-import { escalationDueAt, recordTicketChange } from './ticket-change.js'
+import { escalationDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 
 const BATCH = 100
 
@@ -15,14 +15,14 @@ const BATCH = 100
  * so a restart neither skips nor repeats a level, and rows are claimed with SKIP LOCKED so several
  * instances share the work.
  */
-export function createTicketScheduler(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; log: Logger; now?: () => number; onOutbox?: () => void }) {
+export function createTicketScheduler(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; log: Logger; now?: () => number } & OutboxLink) {
   const { database, policy, log } = opts
   const now = opts.now ?? Date.now
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
 
   async function escalateDue(at: Date): Promise<number> {
-    return database.db.transaction(async (tx) => {
+    return ticketTransaction(database, opts, at, async (tx, record) => {
       const due = await tx.select({ t: tickets, tz: customers.timezone }).from(tickets)
         .leftJoin(customers, eq(customers.id, tickets.customerId))
         .where(and(lte(tickets.nextEscalationAt, at), notInArray(tickets.status, ['resolved', 'closed']), isNull(tickets.slaPausedAt)))
@@ -35,7 +35,7 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
           const [next] = await tx.update(tickets).set({
             escalationLevel: level, nextEscalationAt: escalationDueAt(row, level + 1, policy, tz ?? 'UTC'), version: row.version + 1, updatedAt: at,
           }).where(eq(tickets.id, row.id)).returning()
-          await recordTicketChange(tx, { ticket: next, at, actor: 'gateway', action: 'escalated', fromStatus: row.status, changes: { escalationLevel: level, levelDueAt: row.nextEscalationAt.toISOString() }, event: 'ticket.escalated' })
+          await record({ ticket: next, at, actor: 'gateway', action: 'escalated', fromStatus: row.status, changes: { escalationLevel: level, levelDueAt: row.nextEscalationAt.toISOString() }, event: 'ticket.escalated' })
           opts.metrics.tickets.inc({ action: `escalated_${level}` })
           row = next
         }
@@ -45,7 +45,7 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
   }
 
   async function closeResolved(at: Date): Promise<number> {
-    return database.db.transaction(async (tx) => {
+    return ticketTransaction(database, opts, at, async (tx, record) => {
       const stale = await tx.select().from(tickets)
         .where(and(eq(tickets.status, 'resolved'), lte(tickets.resolvedAt, new Date(at.getTime() - policy.autoCloseMs))))
         .limit(BATCH).for('update', { skipLocked: true })
@@ -53,7 +53,7 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
       const closed = await tx.update(tickets).set({ status: 'closed', closedAt: at, updatedAt: at, version: sql`${tickets.version} + 1` })
         .where(inArray(tickets.id, stale.map((t) => t.id))).returning()
       for (const t of closed) {
-        await recordTicketChange(tx, { ticket: t, at, actor: 'gateway', action: 'auto_closed', fromStatus: 'resolved', event: 'ticket.updated' })
+        await record({ ticket: t, at, actor: 'gateway', action: 'auto_closed', fromStatus: 'resolved', event: 'ticket.updated' })
       }
       return closed.length
     })
@@ -65,7 +65,6 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
     let changed = 0
     for (let n = BATCH; n === BATCH;) { n = await escalateDue(at); changed += n }
     for (let n = BATCH; n === BATCH;) { n = await closeResolved(at); changed += n }
-    if (changed > 0) opts.onOutbox?.()
     return changed
   }
 

@@ -6,7 +6,7 @@ import { PrecallError } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import type { WebhookEvent } from '../outbox/subscription-store.js'
 import { refusePatch, type TicketPatch, type TicketStatus } from './lifecycle.js'
-import { escalationDueAt, recordTicketChange, type OutboxLink } from './ticket-change.js'
+import { escalationDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 import { toTicketJson } from './ticket-json.js'
 
 type TicketRow = typeof tickets.$inferSelect
@@ -86,22 +86,20 @@ export function createTicketUpdater(opts: {
 
   async function update(id: string, patch: TicketPatch, actor: string) {
     const at = new Date(now())
-    const lease = opts.outboxLease?.(at)
-    const result = await database.db.transaction(async (tx) => {
+    const result = await ticketTransaction(database, opts, at, async (tx, record) => {
       const [row] = await tx.select().from(tickets).where(eq(tickets.id, id)).for('update')
       if (!row) throw new PrecallError('NOT_FOUND', `ticket ${id} does not exist`)
       const refusal = refusePatch(row.status as TicketStatus, patch, row)
       if (refusal) throw new PrecallError('TRANSITION', `ticket ${id}: ${refusal}`)
       const { set, changes, to, comment } = await diff(tx, row, patch, at)
-      if (Object.keys(changes).length === 0 && comment === undefined) return { ticket: row, changed: false, queued: undefined }
+      if (Object.keys(changes).length === 0 && comment === undefined) return { ticket: row, changed: false }
       const [updated] = await tx.update(tickets).set({ ...set, version: row.version + 1, updatedAt: at }).where(eq(tickets.id, id)).returning()
       const event: WebhookEvent = to === 'resolved' ? 'ticket.resolved' : to === 'reopened' ? 'ticket.reopened' : 'ticket.updated'
-      const queued = await recordTicketChange(tx, { ticket: updated, at, actor, action: to ? 'status' : 'updated', fromStatus: row.status, changes, comment, event }, lease)
-      return { ticket: updated, changed: true, queued }
+      await record({ ticket: updated, at, actor, action: to ? 'status' : 'updated', fromStatus: row.status, changes, comment, event })
+      return { ticket: updated, changed: true }
     })
     if (result.changed) {
       opts.metrics.tickets.inc({ action: patch.status ?? 'updated' })
-      opts.onOutbox?.(result.queued)
       const t = result.ticket
       if (t.status === 'resolved' && (t.outcome === 'fixed' || t.outcome === 'replaced') && t.deviceId) opts.onRepaired?.(t.deviceId, t.problem)
     }

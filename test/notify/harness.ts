@@ -25,7 +25,7 @@ const unique = (prefix: string) => `${prefix}-${++seq}-${Math.random().toString(
 /**
  * Customers, devices and tickets written straight to a test database, and notifiers on one virtual
  * clock. A ticket change goes through `enqueueCustomerNotification` in the ticket's transaction,
- * as `recordTicketChange` does.
+ * as `ticketTransaction` does.
  */
 export function createNotifyHarness(database: Database, opts: { start: number; config?: Partial<NotifyConfig> }) {
   let t = opts.start
