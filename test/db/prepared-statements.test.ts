@@ -23,22 +23,18 @@ describe('PostgreSQL statements', () => {
     expect(statements.filter((s) => s.includes('from "devices" where "devices"."id" = $1'))).toHaveLength(1)
   })
 
+  /** Whether a query with `n` parameters (an IN list of n ids) was prepared on its connection. */
+  const preparedWithParams = (n: number) => database.db.transaction(async (tx) => {
+    await tx.select().from(devices).where(inArray(devices.id, Array.from({ length: n }, (_, i) => `d-${i}`)))
+    return (await preparedOnThisConnection(tx)).some((s) => s.includes(`$${n}`))
+  })
+
   it('leaves queries with many parameters unprepared, so varying lists do not pile up statements', async () => {
-    const ids = Array.from({ length: 40 }, (_, i) => `d-${i}`)
-    const statements = await database.db.transaction(async (tx) => {
-      await tx.select().from(devices).where(inArray(devices.id, ids))
-      return preparedOnThisConnection(tx)
-    })
-    expect(statements.some((s) => s.includes('$40'))).toBe(false)
+    expect(await preparedWithParams(40)).toBe(false)
   })
 
   it('prepares a fixed-shape statement of up to 32 parameters, as the ticket upsert (22) is', async () => {
-    const ids = Array.from({ length: 22 }, (_, i) => `d-${i}`)
-    const statements = await database.db.transaction(async (tx) => {
-      await tx.select().from(devices).where(inArray(devices.id, ids))
-      return preparedOnThisConnection(tx)
-    })
-    expect(statements.some((s) => s.includes('$22'))).toBe(true)
+    expect(await preparedWithParams(22)).toBe(true)
   })
 
   // patches/postgres+3.4.9.patch: postgres.js wrote small queries at setImmediate, after which the
