@@ -78,9 +78,10 @@ async function measure(layout: keyof typeof LAYOUTS): Promise<number> {
   }
 }
 
-const results: Record<string, number[]> = { shipped: [], 'before 0005': [] }
+const layouts = Object.keys(LAYOUTS) as (keyof typeof LAYOUTS)[]
+const results = Object.fromEntries(layouts.map((layout) => [layout, [] as number[]])) as Record<keyof typeof LAYOUTS, number[]>
 for (let round = 0; round < Number(flags.rounds); round++) {
-  for (const layout of Object.keys(LAYOUTS) as (keyof typeof LAYOUTS)[]) {
+  for (const layout of layouts) {
     const us = await measure(layout)
     results[layout].push(us)
     console.log(`round ${round + 1}  ${layout.padEnd(12)} ${us.toFixed(1)} µs of PostgreSQL CPU a stored row`)
