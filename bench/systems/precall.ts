@@ -28,8 +28,9 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
       env: {
         HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: 'true',
         ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
+        ...ctx.env,
       },
-      nodeArgs: ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : [],
+      nodeArgs: [...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],
     })
     const httpUrl = `http://127.0.0.1:${child.ready.httpPort}`
     try {

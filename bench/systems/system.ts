@@ -16,6 +16,9 @@ export type SystemContext = {
   alertUrl: string
   /** Where precall writes a V8 CPU profile when it stops (`--cpu-prof`). */
   profileDir?: string
+  /** More options for precall's node process, and its environment. */
+  nodeArgs?: string[]
+  env?: Record<string, string>
 }
 
 export const benchDeviceIds = (n: number) => Array.from({ length: n }, (_, i) => `bench-${i}`)

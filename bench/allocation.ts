@@ -1,0 +1,105 @@
+/**
+ * Allocation benchmark: bytes the gateway allocates per reading, and where. Garbage collection is
+ * a sixth of the gateway's CPU under load, and what it costs follows what is allocated, which,
+ * unlike CPU time on a shared VM, hardly varies from run to run.
+ *
+ *   npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]
+ *
+ * Runs `gateway/main.ts` on PostgreSQL as `npm run bench` does (see bench/systems/precall.ts),
+ * with bench/allocation-sampler.cjs preloaded; warms it up with the bench's load generator and
+ * fault clock for 5 s, then samples every allocation, freed or not, for --seconds at --rate
+ * readings/s. Prints bytes per reading in all, by allocating function, and charged to the
+ * nearest precall frame on the stack; --who lists the stacks under the functions matching REGEX.
+ * A benchmark, not a test: it asserts nothing.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { connectFleet, runLoad } from '../device-sim/load-generator.js'
+import { stopAll } from './child-process.js'
+import { startFaultClock } from './fault-clock.js'
+import { startPrecall } from './systems/precall.js'
+
+const { values: flags } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '10' },
+    top: { type: 'string', default: '25' },
+    who: { type: 'string' },
+  },
+})
+const [devices, rate, seconds, top] = [flags.devices, flags.rate, flags.seconds, flags.top].map(Number)
+if (![devices, rate, seconds, top].every((n) => Number.isFinite(n) && n > 0)) {
+  console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]')
+  process.exit(2)
+}
+const WARM_UP_SECONDS = 5
+const FAULTS_PER_SECOND = 20
+
+type Node = { callFrame: { functionName: string; url: string }; selfSize: number; children?: Node[] }
+
+const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
+const profileFile = path.join(dir, 'allocation.json')
+const sampler = fileURLToPath(new URL('./allocation-sampler.cjs', import.meta.url))
+const clock = await startFaultClock()
+const system = await startPrecall({ devices, alertUrl: clock.url, nodeArgs: ['--require', sampler], env: { ALLOCATION_PROFILE: profileFile } }, 'postgres')
+try {
+  const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
+  const load = (s: number) => runLoad({ fleet, qos: 1, ratePerSecond: rate, seconds: s, payload: clock.payload(fleet.lanes.map((l) => l.id), FAULTS_PER_SECOND) })
+  await load(WARM_UP_SECONDS)
+  await sleep(500)
+  const [pid] = system.pids
+  const before = await system.processed()
+  process.kill(pid, 'SIGUSR2')
+  const result = await load(seconds)
+  await sleep(300)
+  process.kill(pid, 'SIGUSR2')
+  const readings = (await system.processed()) - before
+  for (let waited = 0; !existsSync(profileFile); waited += 100) {
+    if (waited > 10_000) throw new Error('the gateway wrote no allocation profile')
+    await sleep(100)
+  }
+  await sleep(200)
+  report(JSON.parse(readFileSync(profileFile, 'utf8')), readings, result.perSecond)
+  await fleet.close()
+} finally {
+  await system.stop()
+  await stopAll()
+  await clock.close()
+  rmSync(dir, { recursive: true, force: true })
+}
+
+function report(profile: { head: Node } | { error: string }, readings: number, perSecond: number) {
+  if ('error' in profile) throw new Error(`allocation sampling failed: ${profile.error}`)
+  const where = (url: string) => url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(gateway|rules|bench|device-sim)\//, '$1/')
+  const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url) || '(native)'}`
+  const ours = (frame: string) => /^\S+ (gateway|rules)\//.test(frame)
+  const bySite = new Map<string, number>()
+  const byOurs = new Map<string, number>()
+  const byStack = new Map<string, number>()
+  const add = (m: Map<string, number>, k: string, bytes: number) => m.set(k, (m.get(k) ?? 0) + bytes)
+  const who = flags.who === undefined ? undefined : new RegExp(flags.who)
+  let total = 0
+  const walk = (node: Node, stack: string[]) => {
+    const frames = [label(node), ...stack]
+    if (node.selfSize > 0) {
+      total += node.selfSize
+      add(bySite, frames[0], node.selfSize)
+      add(byOurs, frames.find(ours) ?? '(outside precall)', node.selfSize)
+      if (who?.test(frames[0])) add(byStack, frames.slice(0, 6).join('\n      < '), node.selfSize)
+    }
+    for (const child of node.children ?? []) walk(child, frames)
+  }
+  walk(profile.head, [])
+  const list = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([k, bytes]) => `${(bytes / readings).toFixed(0).padStart(7)} B ${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n')
+  console.log(`${readings} readings at ${perSecond.toFixed(0)}/s from ${devices} devices over ${seconds} s: ${(total / readings).toFixed(0)} bytes allocated per reading\n`)
+  console.log(`by allocating function\n${list(bySite)}\n`)
+  console.log(`charged to the nearest precall frame\n${list(byOurs)}`)
+  if (who) console.log(`\nstacks under ${who}\n${list(byStack)}`)
+}
+process.exit(0)
