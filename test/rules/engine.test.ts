@@ -77,6 +77,16 @@ describe("rule engine", () => {
     expect(engine.deviceCount()).toBe(2);
   });
 
+  it("hands each evaluate its own detections, which later evaluations leave alone", () => {
+    const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    const first = engine.evaluate(drain(0, 500, { deviceId: "wm-A" }));
+    const quiet = engine.evaluate(drain(1, 500, { deviceId: "wm-A" }));
+    const second = engine.evaluate(drain(2, 500, { deviceId: "wm-B" }));
+    expect(first.detections.map((d) => d.deviceId)).toEqual(["wm-A"]);
+    expect(quiet).toEqual({ detections: [], late: false, cleared: [] });
+    expect(second.detections.map((d) => d.deviceId)).toEqual(["wm-B"]);
+  });
+
   it("marks detections of shadow rules and skips disabled rules", () => {
     const engine = createRuleEngine([
       { rule: washerRule({ id: "shadowed", mode: "shadow" }), version: 1 },

@@ -105,4 +105,4 @@ export function run(rules: RuleDocument[], observations: Observation[], options:
 }
 
 /** When each detection happened, in minutes after T0. */
-export const minutesOf = (detections: Detection[]) => detections.map((d) => (d.detectedAt - T0) / MINUTE);
+export const minutesOf = (detections: readonly Detection[]) => detections.map((d) => (d.detectedAt - T0) / MINUTE);
