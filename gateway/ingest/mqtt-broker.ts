@@ -27,7 +27,10 @@ type BrokerOptions = {
  */
 export async function startMqttBroker(opts: BrokerOptions) {
   const { directory, ingest, metrics, log } = opts
-  const deviceOf = new WeakMap<Client, string>()
+  // Per connection: its device, and the last topic it was allowed to publish on with that topic's
+  // channel, so the next publish on the same topic (nearly all of them) skips parsing it again.
+  const sessions = new WeakMap<Client, { deviceId: string; topic: string; channel: string }>()
+  const deviceOf = (client: Client) => sessions.get(client)?.deviceId
   const anonymous = new WeakSet<Client>()
 
   const refuse = (reason: string, fields: Record<string, unknown>) => {
@@ -63,7 +66,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
       directory.authenticate(username, password.toString('utf8')).then(
         (device) => {
           if (!device) return fail('bad_credentials')
-          deviceOf.set(client, device.id)
+          sessions.set(client, { deviceId: device.id, topic: '', channel: '' })
           done(null, true)
         },
         (err) => {
@@ -75,14 +78,23 @@ export async function startMqttBroker(opts: BrokerOptions) {
 
     authorizePublish(client, packet, done) {
       const topic = packet.topic
-      const target = parseDeviceTopic(topic)
-      // A will published after its client left: trust only the status channel it was set on.
-      const owner = client ? deviceOf.get(client) : target?.channel === 'status' ? target.deviceId : undefined
-      if (topic.startsWith('$SYS') || !owner || !target || target.deviceId !== owner) {
-        refuse('acl_publish', { clientId: client?.id, device: owner, topic })
-        return done(new Error('publish not allowed on this topic'))
+      const session = client ? sessions.get(client) : undefined
+      let owner: string | undefined, channel: string
+      if (session && topic === session.topic) {
+        owner = session.deviceId
+        channel = session.channel
+      } else {
+        const target = parseDeviceTopic(topic)
+        // A will published after its client left: trust only the status channel it was set on.
+        owner = client ? session?.deviceId : target?.channel === 'status' ? target.deviceId : undefined
+        if (topic.startsWith('$SYS') || !owner || !target || target.deviceId !== owner) {
+          refuse('acl_publish', { clientId: client?.id, device: owner, topic })
+          return done(new Error('publish not allowed on this topic'))
+        }
+        channel = target.channel
+        if (session) Object.assign(session, { topic, channel })
       }
-      ingest.ingest(owner, target.channel, topic, packet.payload as Buffer).then(
+      ingest.ingest(owner, channel, topic, packet.payload as Buffer).then(
         // A refused message is still acknowledged: resending the same bad bytes can't succeed.
         () => done(null),
         (err) => {
@@ -93,7 +105,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
     },
 
     authorizeSubscribe(client, sub, done) {
-      const device = deviceOf.get(client)
+      const device = deviceOf(client)
       const allowed = device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
       if (!allowed) {
         refuse('acl_subscribe', { device, topic: sub.topic })
@@ -111,7 +123,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true)
     const client = broker.handle(socket)
-    limitPacketSize(client, opts.maxPacketBytes, (size) => refuse('oversized_packet', { clientId: client.id, device: deviceOf.get(client), size }))
+    limitPacketSize(client, opts.maxPacketBytes, (size) => refuse('oversized_packet', { clientId: client.id, device: deviceOf(client), size }))
   })
   server.listen(opts.port, opts.host)
   await once(server, 'listening')

@@ -46,9 +46,11 @@ describe('ingest refuses bad input, counts it, and keeps serving good devices', 
     expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="empty_client_id"')).toBe(1)
   })
 
-  it('disconnects a device that publishes under another device id or $SYS', async () => {
+  it('disconnects a device that publishes under another device id or $SYS, after its own topic too', async () => {
     for (const topic of [`devices/${good.id}/telemetry`, '$SYS/broker/x']) {
       const intruder = await t.connectDevice(bad.id, bad.secret, { clientId: `intruder-${topic.length}` })
+      // First on its own topic, which the broker then remembers for the connection.
+      await intruder.publishAsync(`devices/${bad.id}/telemetry`, JSON.stringify({ ts: now, metrics: { drain_time_s: 50 } }), { qos: 1 })
       const gone = closed(intruder)
       intruder.publish(topic, JSON.stringify({ ts: now, metrics: { drain_time_s: 999 } }), { qos: 1 })
       await gone
