@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { connectFleet } from '../device-sim/load-generator.js'
+import { chartTitle, renderThroughputChart } from './chart.js'
 import { stopAll } from './child-process.js'
 import { startFaultClock } from './fault-clock.js'
 import { rssBytes } from './process-stats.js'
@@ -16,7 +17,8 @@ const USAGE = `usage: npm run bench -- [--smoke] [--systems ${Object.keys(SYSTEM
                        [--profile DIR] [--soak MINUTES --rate R]
 Runs every system with the same load generator on this machine: for each fleet size and QoS, a
 stepped offered load until readings stop keeping up, then a step at half the sustained maximum
-for latencies. Prints a Markdown table and writes every step to the JSON file. --profile writes a
+for latencies. Prints a Markdown table, writes every step to the JSON file and draws throughput
+against fleet size next to it (the same name, .svg). --profile writes a
 V8 CPU profile of each precall process into DIR (open it in Chrome DevTools or speedscope).
 --soak holds the first system and QoS at --rate readings/s with the largest fleet for MINUTES
 (at least 3) and reports whether its memory grows.`
@@ -143,8 +145,14 @@ if (soak) {
 }
 for (const note of formatNotes(rows)) console.log(`- ${note}`)
 mkdirSync(path.dirname(values.out), { recursive: true })
-writeFileSync(values.out, `${JSON.stringify({ machine, at: new Date().toISOString(), smoke, options: { ...base, log: undefined, startRate, deviceCounts, qosList }, rows, soak }, null, 2)}\n`)
+const run = { machine, at: new Date().toISOString(), smoke, options: { ...base, log: undefined, startRate, deviceCounts, qosList }, rows, soak }
+writeFileSync(values.out, `${JSON.stringify(run, null, 2)}\n`)
 console.error(`\nevery step: ${values.out}`)
+if (rows.length > 0) {
+  const chart = values.out.replace(/(\.json)?$/, '.svg')
+  writeFileSync(chart, renderThroughputChart(rows, chartTitle(run)))
+  console.error(`throughput chart: ${chart}`)
+}
 
 if (smoke) {
   // Each system must have handled readings, and each that raises alerts must have raised one.
