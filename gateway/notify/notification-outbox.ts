@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm'
 import type { Tx } from '../db/database.js'
+import { reusableQuery } from '../db/reusable-query.js'
 import { newId } from '../db/ids.js'
 import { notifications } from '../db/notify-schema.js'
 import type { tickets } from '../db/schema.js'
@@ -55,7 +57,7 @@ export function notificationDue(change: Omit<TicketChange, 'at'>): { kind: Notif
 export async function enqueueCustomerNotification(tx: Tx, change: TicketChange): Promise<boolean> {
   const due = notificationDue(change)
   if (!due) return false
-  const rows = await tx.insert(notifications).values({
+  const rows = await insertNotification(tx, {
     messageId: newId('ntf', change.at.getTime()),
     dedupKey: due.dedupKey,
     customerId: change.ticket.customerId!,
@@ -63,9 +65,14 @@ export async function enqueueCustomerNotification(tx: Tx, change: TicketChange):
     kind: due.kind,
     urgent: due.urgent,
     payload: toTicketJson(change.ticket),
-    nextAttemptAt: change.at,
-    createdAt: change.at,
-    updatedAt: change.at,
-  }).onConflictDoNothing({ target: notifications.dedupKey }).returning({ id: notifications.id })
+    at: change.at,
+  })
   return rows.length === 1
 }
+
+// Most ticket changes queue one (see reusableQuery).
+const insertNotification = reusableQuery((db) => db.insert(notifications).values({
+  messageId: sql.placeholder('messageId'), dedupKey: sql.placeholder('dedupKey'), customerId: sql.placeholder('customerId'),
+  ticketId: sql.placeholder('ticketId'), kind: sql.placeholder('kind'), urgent: sql.placeholder('urgent'), payload: sql.placeholder('payload'),
+  nextAttemptAt: sql.placeholder('at'), createdAt: sql.placeholder('at'), updatedAt: sql.placeholder('at'),
+}).onConflictDoNothing({ target: notifications.dedupKey }).returning({ id: notifications.id }))

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
 import { sqlTime } from '../db/sql-time.js'
 import type { Database, Db, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
+import { reusableQuery } from '../db/reusable-query.js'
 import { deliveryAttempts, outbox, webhookSubscriptions } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 import type { WebhookEvent } from './subscription-store.js'
@@ -50,9 +51,12 @@ export async function enqueueTicketEvent(
     from webhook_subscriptions s
     where s.enabled and (s.events @> ${JSON.stringify([event.type])}::jsonb or s.events @> '["*"]'::jsonb)`).returning()
   if (!lease) return { rows: await queued, subscriptions: [] }
-  const [rows, subscriptions] = await Promise.all([queued, tx.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true))])
+  const [rows, subscriptions] = await Promise.all([queued, selectEnabledSubscriptions(tx, {})])
   return { rows, subscriptions }
 }
+
+// Every leased ticket event reads them (see reusableQuery).
+const selectEnabledSubscriptions = reusableQuery((db) => db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)))
 
 export function createOutboxStore(database: Database, opts: { now?: () => number } = {}) {
   const { db } = database

@@ -3,6 +3,7 @@ import type { Clearance, Detection } from '../../rules/detection.js'
 import type { Config } from '../config/load-config.js'
 import type { Database, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
+import { reusableQuery, valueOf } from '../db/reusable-query.js'
 import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
 import { escalationDueAt, slaDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
@@ -24,13 +25,11 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   const now = opts.now ?? Date.now
 
   async function previousTicket(tx: Tx, d: Detection) {
-    const [last] = await tx.select().from(tickets)
-      .where(and(eq(tickets.deviceId, d.deviceId), eq(tickets.problem, d.problem)))
-      .orderBy(desc(tickets.openedAt)).limit(1).for('update')
+    const [last] = await selectPreviousTicket(tx, { deviceId: d.deviceId, problem: d.problem })
     return last
   }
 
-  const linkDetection = (tx: Tx, detectionId: number, ticketId: string) => tx.update(detections).set({ ticketId }).where(eq(detections.id, detectionId))
+  const linkDetection = (tx: Tx, detectionId: number, ticketId: string) => updateDetectionTicket(tx, { detectionId, ticketId })
 
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
@@ -40,9 +39,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
       // The previous ticket is read (and locked) alongside, in the same round trip, though only an
       // active detection logged for the first time goes on to use it.
       const [[logged], last] = await Promise.all([
-        tx.insert(detections)
-          .values({ ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence })
-          .onConflictDoNothing().returning({ id: detections.id }),
+        insertDetection(tx, { ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence }),
         previousTicket(tx, d),
       ])
       if (!logged) return { action: 'duplicate' }
@@ -70,29 +67,13 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
       const repeatOf = last?.status === 'closed' && last.resolvedAt && at.getTime() - last.resolvedAt.getTime() <= policy.repeatWindowMs ? last.id : null
       const terms = ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat: repeatOf !== null, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
       const opening = { openedAt: at, slaMs: terms.slaMs, slaPausedMs: 0 }
-      const newer = sql`excluded.last_detected_at >= ${tickets.lastDetectedAt}`
-      const [row] = await tx.insert(tickets).values({
+      const [row] = await upsertOpenTicket(tx, {
         id: newId('tkt', at.getTime()), deviceId: d.deviceId, customerId: customer.customerId, problem: d.problem, type: d.ticketType,
         title: d.title, severity: d.severity, priority: terms.priority, detectedAt, ruleId: d.ruleId, repeatOf, notifyCustomer: d.notifyCustomer,
-        ...opening, ...fresh,
+        ...opening, ...fresh, predictedFailureAt: fresh.predictedFailureAt ?? null,
         slaDueAt: slaDueAt(opening, policy, customer.customerTimezone),
         nextEscalationAt: escalationDueAt(opening, 1, policy, customer.customerTimezone),
-      }).onConflictDoUpdate({
-        target: [tickets.deviceId, tickets.problem],
-        targetWhere: OPEN_TICKET,
-        set: {
-          occurrences: sql`${tickets.occurrences} + 1`,
-          lastDetectedAt: sql`greatest(${tickets.lastDetectedAt}, excluded.last_detected_at)`,
-          // A detection that arrives out of order counts, but the newest evidence stays on top.
-          evidence: sql`case when ${newer} then excluded.evidence else ${tickets.evidence} end`,
-          ruleVersion: sql`case when ${newer} then excluded.rule_version else ${tickets.ruleVersion} end`,
-          predictedFailureAt: sql`case when ${newer} then coalesce(excluded.predicted_failure_at, ${tickets.predictedFailureAt}) else ${tickets.predictedFailureAt} end`,
-          severity: sql`case when excluded.priority < ${tickets.priority} then excluded.severity else ${tickets.severity} end`,
-          priority: sql`least(${tickets.priority}, excluded.priority)`,
-          version: sql`${tickets.version} + 1`,
-          updatedAt: at,
-        },
-      }).returning()
+      })
       const action = row.version === 1 ? 'opened' : 'updated'
       await Promise.all([
         linkDetection(tx, logged.id, row.id),
@@ -140,6 +121,45 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
 }
 
 export type DetectionIntake = ReturnType<typeof createDetectionIntake>
+
+// Every detection runs these: built once (see reusableQuery). Built anew each time, they were most
+// of what a fault cost the gateway's thread (`npm run bench:turns`, CPU a fault).
+const insertDetection = reusableQuery((db) => db.insert(detections).values({
+  ruleId: sql.placeholder('ruleId'), ruleVersion: sql.placeholder('ruleVersion'), mode: sql.placeholder('mode'), deviceId: sql.placeholder('deviceId'),
+  problem: sql.placeholder('problem'), detectedAt: sql.placeholder('detectedAt'), evidence: sql.placeholder('evidence'),
+}).onConflictDoNothing().returning({ id: detections.id }))
+
+const selectPreviousTicket = reusableQuery((db) => db.select().from(tickets)
+  .where(and(eq(tickets.deviceId, sql.placeholder('deviceId')), eq(tickets.problem, sql.placeholder('problem'))))
+  .orderBy(desc(tickets.openedAt)).limit(1).for('update'))
+
+const updateDetectionTicket = reusableQuery((db) => db.update(detections)
+  .set({ ticketId: valueOf<string>('ticketId') }).where(eq(detections.id, sql.placeholder('detectionId'))))
+
+const newer = sql`excluded.last_detected_at >= ${tickets.lastDetectedAt}`
+const TICKET_VALUES = [
+  'id', 'deviceId', 'customerId', 'problem', 'type', 'title', 'severity', 'priority', 'detectedAt', 'ruleId', 'repeatOf', 'notifyCustomer',
+  'openedAt', 'slaMs', 'slaPausedMs', 'lastDetectedAt', 'evidence', 'ruleVersion', 'updatedAt', 'predictedFailureAt', 'slaDueAt', 'nextEscalationAt',
+] as const satisfies readonly (keyof typeof tickets.$inferInsert)[]
+
+const upsertOpenTicket = reusableQuery((db) => db.insert(tickets)
+  .values(Object.fromEntries(TICKET_VALUES.map((k) => [k, sql.placeholder(k)])) as unknown as typeof tickets.$inferInsert)
+  .onConflictDoUpdate({
+    target: [tickets.deviceId, tickets.problem],
+    targetWhere: OPEN_TICKET,
+    set: {
+      occurrences: sql`${tickets.occurrences} + 1`,
+      lastDetectedAt: sql`greatest(${tickets.lastDetectedAt}, excluded.last_detected_at)`,
+      // A detection that arrives out of order counts, but the newest evidence stays on top.
+      evidence: sql`case when ${newer} then excluded.evidence else ${tickets.evidence} end`,
+      ruleVersion: sql`case when ${newer} then excluded.rule_version else ${tickets.ruleVersion} end`,
+      predictedFailureAt: sql`case when ${newer} then coalesce(excluded.predicted_failure_at, ${tickets.predictedFailureAt}) else ${tickets.predictedFailureAt} end`,
+      severity: sql`case when excluded.priority < ${tickets.priority} then excluded.severity else ${tickets.severity} end`,
+      priority: sql`least(${tickets.priority}, excluded.priority)`,
+      version: sql`${tickets.version} + 1`,
+      updatedAt: sql`excluded.updated_at`,
+    },
+  }).returning())
 
 // Trend rules (predicted failures) carry the moment the fitted line reaches the limit.
 function predictedFailureOf(d: Detection): Date | undefined {

@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm'
 import type { Database, Tx } from '../db/database.js'
+import { reusableQuery } from '../db/reusable-query.js'
 import { ticketHistory, type tickets } from '../db/schema.js'
 import { enqueueCustomerNotification } from '../notify/notification-outbox.js'
 import { enqueueTicketEvent, type OutboxLease, type QueuedMessages } from '../outbox/outbox-store.js'
@@ -58,7 +60,7 @@ export async function ticketTransaction<T>(
 async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined): Promise<QueuedMessages | undefined> {
   // Issued together, so they share the round trips to the database (postgres.js pipelines them).
   const [, queued] = await Promise.all([
-    tx.insert(ticketHistory).values({
+    insertHistory(tx, {
       ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
       fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
     }),
@@ -67,6 +69,12 @@ async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLea
   ])
   return queued
 }
+
+// Every ticket change writes one (see reusableQuery).
+const insertHistory = reusableQuery((db) => db.insert(ticketHistory).values({
+  ticketId: sql.placeholder('ticketId'), at: sql.placeholder('at'), actor: sql.placeholder('actor'), action: sql.placeholder('action'),
+  fromStatus: sql.placeholder('fromStatus'), toStatus: sql.placeholder('toStatus'), changes: sql.placeholder('changes'), comment: sql.placeholder('comment'),
+}))
 
 /**
  * When warning level `level` (1-based) falls due: that fraction of the SLA in service time on the
