@@ -9,7 +9,9 @@
  * gateway. This runs one in-process gateway on PostgreSQL with one device and one webhook
  * receiver, first on an idle loop (the baseline), then with a socket pair in the same process that
  * keeps every turn busy for --busy-ms in the poll phase, where socket reads run. It prints both
- * latencies and the busy one in turns (latency ÷ busy-ms). A benchmark, not a test: it asserts nothing.
+ * latencies and the busy one in turns (latency ÷ busy-ms), and the CPU one fault costs on the idle
+ * loop: a fault and the healthy reading after it, through device, gateway and receiver, all in this
+ * process. A benchmark, not a test: it asserts nothing.
  */
 import { once } from 'node:events'
 import { createServer } from 'node:http'
@@ -70,13 +72,15 @@ try {
   }
 
   for (let i = 0; i < WARM_UP; i++) await faultToWebhook()
+  const cpu = process.cpuUsage()
   const idle = await measure()
+  const { user, system } = process.cpuUsage(cpu)
   const stopBusy = await keepLoopBusy(BUSY_MS)
   const busy = await measure()
   await stopBusy()
 
   console.log(`fault→webhook, ${FAULTS} faults after ${WARM_UP} of warm-up, one gateway on PostgreSQL`)
-  console.log(`  idle loop:               p50 ${idle.p50.toFixed(1)} ms, p90 ${idle.p90.toFixed(1)} ms`)
+  console.log(`  idle loop:               p50 ${idle.p50.toFixed(1)} ms, p90 ${idle.p90.toFixed(1)} ms, ${((user + system) / FAULTS / 1000).toFixed(2)} ms of CPU a fault (this process: device, gateway, receiver)`)
   console.log(`  loop busy ${BUSY_MS} ms a turn: p50 ${busy.p50.toFixed(1)} ms, p90 ${busy.p90.toFixed(1)} ms = ${(busy.p50 / BUSY_MS).toFixed(1)} turns at p50 (${(busy.p50 / idle.p50).toFixed(1)}× idle)`)
 } finally {
   crm.close()
