@@ -1,5 +1,6 @@
-import { and, eq, ne } from 'drizzle-orm'
-import type { Db, Tx } from '../db/database.js'
+import { and, eq, ne, sql } from 'drizzle-orm'
+import type { Db } from '../db/database.js'
+import { reusableQuery, valueOf } from '../db/reusable-query.js'
 import { deliveryAttempts, outbox, webhookSubscriptions } from '../db/schema.js'
 import type { DeliveryResult } from './deliver-webhook.js'
 import type { OutboxRow } from './outbox-store.js'
@@ -28,52 +29,40 @@ export async function recordOutcome(db: Db, input: {
   const { row, result, now } = input
   const attempt = row.attempts + 1
   const error = 'error' in result ? result.error : result.outcome === 'gone' ? GONE_REASON : null
-  const released = { attempts: attempt, lockedUntil: null, lockedBy: null }
 
+  // What the row becomes: still pending for a retry (at a new time), else delivered or dead.
   let disposition: Disposition
-  let set: Partial<typeof outbox.$inferInsert>
-  let nextAttemptAt: Date | undefined
+  let move: { status: 'pending' | 'delivered' | 'dead'; lastError: string | null; nextAttemptAt: Date | null }
   if (result.outcome === 'delivered') {
     disposition = 'delivered'
-    set = { ...released, status: 'delivered', deliveredAt: new Date(now), lastError: null }
+    move = { status: 'delivered', lastError: null, nextAttemptAt: null }
   } else if (result.outcome === 'retry') {
     const scheduled = nextAttemptDelay(attempt, input.retryScheduleMs, input.random)
     // Retry-After chooses when, never whether: a receiver cannot keep a message alive forever.
     if (scheduled === null) {
       disposition = 'dead'
-      set = { ...released, status: 'dead', lastError: `gave up after ${attempt} attempts; last: ${error}` }
+      move = { status: 'dead', lastError: `gave up after ${attempt} attempts; last: ${error}`, nextAttemptAt: null }
     } else {
       disposition = 'retry'
-      nextAttemptAt = new Date(now + (result.retryAfterMs ?? scheduled))
-      set = { ...released, nextAttemptAt, lastError: error }
+      move = { status: 'pending', lastError: error, nextAttemptAt: new Date(now + (result.retryAfterMs ?? scheduled)) }
     }
   } else {
     disposition = result.outcome
-    set = { ...released, status: 'dead', lastError: error }
+    move = { status: 'dead', lastError: error, nextAttemptAt: null }
   }
+  const nextAttemptAt = move.nextAttemptAt ?? undefined
 
-  const attemptRow = {
-    outboxId: row.id,
-    attempt,
-    startedAt: new Date(input.startedAt),
-    durationMs: input.durationMs,
-    statusCode: result.statusCode ?? null,
-    outcome: result.outcome,
-    error,
+  const values = {
+    id: row.id, workerId: input.workerId, attempt, status: move.status, lastError: move.lastError,
+    nextAttemptAt: move.nextAttemptAt?.toISOString() ?? null, deliveredAt: result.outcome === 'delivered' ? new Date(now) : null,
+    startedAt: new Date(input.startedAt), durationMs: input.durationMs, statusCode: result.statusCode ?? null, outcome: result.outcome, error,
   }
-  const stillMine = and(eq(outbox.id, row.id), eq(outbox.status, 'pending'), eq(outbox.lockedBy, input.workerId))
-  // One statement (the attempt goes in through a data-modifying CTE), so as atomic as a
-  // transaction in one round trip instead of four: on a busy gateway each round trip waits its
-  // turn on the event loop, and every delivery makes one.
-  const logAndMove = (q: Db | Tx) =>
-    q.with(q.$with('logged').as(q.insert(deliveryAttempts).values(attemptRow).returning({ id: deliveryAttempts.id })))
-      .update(outbox).set(set).where(stillMine)
   if (result.outcome !== 'gone') {
-    await logAndMove(db)
+    await logAndMove(db, values)
     return { disposition, nextAttemptAt }
   }
   await db.transaction(async (tx) => {
-    await logAndMove(tx)
+    await logAndMove(tx, values)
     // Standard Webhooks: 410 means the endpoint is gone for good — stop sending, keep the history.
     await tx.update(webhookSubscriptions)
       .set({ enabled: false, disabledReason: GONE_REASON, updatedAt: new Date(now) })
@@ -84,3 +73,24 @@ export async function recordOutcome(db: Db, input: {
   })
   return { disposition, nextAttemptAt }
 }
+
+/**
+ * Logs the attempt and moves the row in one statement (the attempt goes in through a
+ * data-modifying CTE), so as atomic as a transaction in one round trip instead of four: on a busy
+ * gateway each round trip waits its turn on the event loop, and every delivery makes one. The row
+ * moves only while this worker still holds it. Built once (see reusableQuery).
+ */
+const logAndMove = reusableQuery((db) => db
+  .with(db.$with('logged').as(db.insert(deliveryAttempts).values({
+    outboxId: sql.placeholder('id'), attempt: sql.placeholder('attempt'), startedAt: sql.placeholder('startedAt'), durationMs: sql.placeholder('durationMs'),
+    statusCode: sql.placeholder('statusCode'), outcome: sql.placeholder('outcome'), error: sql.placeholder('error'),
+  }).returning({ id: deliveryAttempts.id })))
+  .update(outbox)
+  .set({
+    attempts: valueOf<number>('attempt'), lockedUntil: null, lockedBy: null, status: valueOf<string>('status'), lastError: valueOf<string | null>('lastError'),
+    deliveredAt: valueOf<Date | null>('deliveredAt'),
+    // A retry's new time (as text: a placeholder in raw SQL skips the column's encoder), otherwise
+    // the row keeps the one it had.
+    nextAttemptAt: sql`coalesce(${sql.placeholder('nextAttemptAt')}::timestamptz, ${outbox.nextAttemptAt})`,
+  })
+  .where(and(eq(outbox.id, sql.placeholder('id')), eq(outbox.status, 'pending'), eq(outbox.lockedBy, sql.placeholder('workerId')))))

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { webhookSubscriptions } from '../../gateway/db/schema.js'
 import { claimDue } from '../../gateway/outbox/claim-due.js'
+import { recordOutcome } from '../../gateway/outbox/record-outcome.js'
 import type { OutboxDispatcher } from '../../gateway/outbox/dispatcher.js'
 import { enqueueTicketEvent } from '../../gateway/outbox/outbox-store.js'
 import type { WebhookEvent } from '../../gateway/outbox/subscription-store.js'
@@ -66,6 +67,25 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
     expect(bed.receiver.received).toHaveLength(1)
     const [delivery] = await bed.h.deliveriesOf('t-e')
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, lockedBy: null, lockedUntil: null })
+  })
+
+  it('logs a late worker\'s delivery, but leaves the row to the worker that holds it now', async () => {
+    await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+    await bed.h.enqueue('t-late')
+    const [row] = await claimDue(bed.database.db, { now: bed.h.now(), leaseMs: OUTBOX_CONFIG.leaseMs, workerId: 'slow', limit: 10 })
+    bed.h.advance(OUTBOX_CONFIG.leaseMs + 1)
+    const [taken] = await claimDue(bed.database.db, { now: bed.h.now(), leaseMs: OUTBOX_CONFIG.leaseMs, workerId: 'current', limit: 10 })
+    expect(taken.id).toBe(row.id)
+    const outcome = { startedAt: bed.h.now(), durationMs: 5, now: bed.h.now(), retryScheduleMs: [1000], random: () => 0.5 }
+    await recordOutcome(bed.database.db, { ...outcome, row, result: { outcome: 'delivered', statusCode: 204 }, workerId: 'slow' })
+    const [held] = await bed.h.deliveriesOf('t-late')
+    expect(held).toMatchObject({ status: 'pending', attempts: 0, lockedBy: 'current' })
+    expect(held.attemptLog.map((a) => [a.outcome, a.statusCode])).toEqual([['delivered', 204]])
+
+    await recordOutcome(bed.database.db, { ...outcome, row: taken, result: { outcome: 'delivered', statusCode: 200 }, workerId: 'current' })
+    const [delivered] = await bed.h.deliveriesOf('t-late')
+    expect(delivered).toMatchObject({ status: 'delivered', attempts: 1, lockedBy: null, lockedUntil: null, deliveredAt: new Date(bed.h.now()) })
+    expect(delivered.attemptLog.map((a) => a.statusCode)).toEqual([204, 200])
   })
 
   it('claims nothing of a disabled subscription until it is enabled again', async () => {
