@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 // Linux only: the bench reads memory and CPU from /proc, which counts native memory (aedes
 // buffers, PGlite's WASM heap, mosquitto) that process.memoryUsage() in a child could not see.
@@ -36,4 +36,27 @@ export function startCpuMeter() {
       return Math.max(0, machineBusyUs() - busy0 - (own.user + own.system))
     },
   }
+}
+
+/** CPU time one process has used so far (user and system), in µs; 0 once it has gone. */
+export function processCpuUs(pid: number): number {
+  try {
+    // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US
+  } catch {
+    return 0
+  }
+}
+
+/** CPU time every PostgreSQL process on this machine has used so far, in µs (the server is shared: run on a quiet machine). */
+export function postgresCpuUs(): number {
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processCpuUs(Number(entry))
+    } catch { /* gone meanwhile */ }
+  }
+  return total
 }

@@ -1,0 +1,68 @@
+/**
+ * Fixed-rate benchmark: precall on PostgreSQL held at one offered rate, in rounds, to compare
+ * code or settings where the stepped `npm run bench` is too coarse. Per round: what a reading cost
+ * the gateway's process and PostgreSQL's (CPU from /proc), everything but this process (as the
+ * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
+ *
+ *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20]
+ *
+ * Runs `gateway/main.ts` as `npm run bench` does (bench/systems/precall.ts) with the bench's load
+ * generator and fault clock, after a 5 s warm-up at the same rate. This VM's figures move by 10–20 %
+ * from round to round: alternate the two things compared, several rounds each. A benchmark, not a
+ * test: it asserts nothing.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { connectFleet, runLoad } from '../device-sim/load-generator.js'
+import { stopAll } from './child-process.js'
+import { startFaultClock } from './fault-clock.js'
+import { postgresCpuUs, processCpuUs, startCpuMeter } from './process-stats.js'
+import { startPrecall } from './systems/precall.js'
+
+const { values: flags } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    faults: { type: 'string', default: '20' },
+  },
+})
+const [devices, rate, seconds, rounds, faults] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults].map(Number)
+if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0)) {
+  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20]')
+  process.exit(2)
+}
+const WARM_UP_SECONDS = 5
+
+const clock = await startFaultClock()
+const system = await startPrecall({ devices, alertUrl: clock.url }, 'postgres')
+try {
+  const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
+  const load = (s: number) => runLoad({ fleet, qos: 1, ratePerSecond: rate, seconds: s, payload: clock.payload(fleet.lanes.map((l) => l.id), faults) })
+  await load(WARM_UP_SECONDS)
+  const [pid] = system.pids
+  console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS 1 with ${faults} faults/s, ${seconds} s rounds`)
+  for (let round = 1; round <= rounds; round++) {
+    await sleep(1000)
+    clock.reset()
+    const before = { handled: await system.processed(), gateway: processCpuUs(pid), postgres: postgresCpuUs() }
+    const machine = startCpuMeter()
+    const result = await load(seconds)
+    await sleep(500)
+    const handled = (await system.processed()) - before.handled
+    const perReading = (us: number) => (us / handled).toFixed(1)
+    const [gateway, postgres, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
+    await sleep(500)
+    const f = clock.reset()
+    console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(postgres)}, ` +
+      `all but this process ${perReading(all)}; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
+      `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)
+  }
+  await fleet.close()
+} finally {
+  await system.stop()
+  await stopAll()
+  await clock.close()
+}
+process.exit(0)
