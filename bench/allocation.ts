@@ -18,10 +18,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { connectFleet, runLoad } from '../device-sim/load-generator.js'
-import { stopAll } from './child-process.js'
-import { startFaultClock } from './fault-clock.js'
-import { startPrecall } from './systems/precall.js'
+import { withPrecallAtRate } from './fixed-load.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,7 +34,6 @@ if (![devices, rate, seconds, top].every((n) => Number.isFinite(n) && n > 0)) {
   console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]')
   process.exit(2)
 }
-const WARM_UP_SECONDS = 5
 const FAULTS_PER_SECOND = 20
 
 type Node = { callFrame: { functionName: string; url: string }; selfSize: number; children?: Node[] }
@@ -45,31 +41,24 @@ type Node = { callFrame: { functionName: string; url: string }; selfSize: number
 const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
 const profileFile = path.join(dir, 'allocation.json')
 const sampler = fileURLToPath(new URL('./allocation-sampler.cjs', import.meta.url))
-const clock = await startFaultClock()
-const system = await startPrecall({ devices, alertUrl: clock.url, nodeArgs: ['--require', sampler], env: { ALLOCATION_PROFILE: profileFile } }, 'postgres')
 try {
-  const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
-  const load = (s: number) => runLoad({ fleet, qos: 1, ratePerSecond: rate, seconds: s, payload: clock.payload(fleet.lanes.map((l) => l.id), FAULTS_PER_SECOND) })
-  await load(WARM_UP_SECONDS)
-  await sleep(500)
-  const [pid] = system.pids
-  const before = await system.processed()
-  process.kill(pid, 'SIGUSR2')
-  const result = await load(seconds)
-  await sleep(300)
-  process.kill(pid, 'SIGUSR2')
-  const readings = (await system.processed()) - before
-  for (let waited = 0; !existsSync(profileFile); waited += 100) {
-    if (waited > 10_000) throw new Error('the gateway wrote no allocation profile')
-    await sleep(100)
-  }
-  await sleep(200)
-  report(JSON.parse(readFileSync(profileFile, 'utf8')), readings, result.perSecond)
-  await fleet.close()
+  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, nodeArgs: ['--require', sampler], env: { ALLOCATION_PROFILE: profileFile } }, async ({ system, load }) => {
+    await sleep(500)
+    const [pid] = system.pids
+    const before = await system.processed()
+    process.kill(pid, 'SIGUSR2')
+    const result = await load(seconds)
+    await sleep(300)
+    process.kill(pid, 'SIGUSR2')
+    const readings = (await system.processed()) - before
+    for (let waited = 0; !existsSync(profileFile); waited += 100) {
+      if (waited > 10_000) throw new Error('the gateway wrote no allocation profile')
+      await sleep(100)
+    }
+    await sleep(200)
+    report(JSON.parse(readFileSync(profileFile, 'utf8')), readings, result.perSecond)
+  })
 } finally {
-  await system.stop()
-  await stopAll()
-  await clock.close()
   rmSync(dir, { recursive: true, force: true })
 }
 

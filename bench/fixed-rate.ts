@@ -13,11 +13,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { connectFleet, runLoad } from '../device-sim/load-generator.js'
-import { stopAll } from './child-process.js'
-import { startFaultClock } from './fault-clock.js'
+import { withPrecallAtRate } from './fixed-load.js'
 import { postgresCpuUs, processCpuUs, startCpuMeter } from './process-stats.js'
-import { startPrecall } from './systems/precall.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -33,14 +30,7 @@ if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) 
   console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20]')
   process.exit(2)
 }
-const WARM_UP_SECONDS = 5
-
-const clock = await startFaultClock()
-const system = await startPrecall({ devices, alertUrl: clock.url }, 'postgres')
-try {
-  const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
-  const load = (s: number) => runLoad({ fleet, qos: 1, ratePerSecond: rate, seconds: s, payload: clock.payload(fleet.lanes.map((l) => l.id), faults) })
-  await load(WARM_UP_SECONDS)
+await withPrecallAtRate({ devices, rate, faults }, async ({ system, clock, load }) => {
   const [pid] = system.pids
   console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS 1 with ${faults} faults/s, ${seconds} s rounds`)
   for (let round = 1; round <= rounds; round++) {
@@ -59,10 +49,5 @@ try {
       `all but this process ${perReading(all)}; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
       `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)
   }
-  await fleet.close()
-} finally {
-  await system.stop()
-  await stopAll()
-  await clock.close()
-}
+})
 process.exit(0)
