@@ -30,7 +30,8 @@ export async function recordOutcome(db: Db, input: {
   const attempt = row.attempts + 1
   const error = 'error' in result ? result.error : result.outcome === 'gone' ? GONE_REASON : null
 
-  // What the row becomes: still pending for a retry (at a new time), else delivered or dead.
+  // What the row becomes: still pending for a retry (at a new time), else delivered or dead (and
+  // keeping the time it had).
   let disposition: Disposition
   let move: { status: 'pending' | 'delivered' | 'dead'; lastError: string | null; nextAttemptAt: Date | null }
   if (result.outcome === 'delivered') {
@@ -54,7 +55,7 @@ export async function recordOutcome(db: Db, input: {
 
   const values = {
     id: row.id, workerId: input.workerId, attempt, status: move.status, lastError: move.lastError,
-    nextAttemptAt: move.nextAttemptAt?.toISOString() ?? null, deliveredAt: result.outcome === 'delivered' ? new Date(now) : null,
+    nextAttemptAt: move.nextAttemptAt ?? row.nextAttemptAt, deliveredAt: result.outcome === 'delivered' ? new Date(now) : null,
     startedAt: new Date(input.startedAt), durationMs: input.durationMs, statusCode: result.statusCode ?? null, outcome: result.outcome, error,
   }
   if (result.outcome !== 'gone') {
@@ -88,9 +89,6 @@ const logAndMove = reusableQuery((db) => db
   .update(outbox)
   .set({
     attempts: valueOf<number>('attempt'), lockedUntil: null, lockedBy: null, status: valueOf<string>('status'), lastError: valueOf<string | null>('lastError'),
-    deliveredAt: valueOf<Date | null>('deliveredAt'),
-    // A retry's new time (as text: a placeholder in raw SQL skips the column's encoder), otherwise
-    // the row keeps the one it had.
-    nextAttemptAt: sql`coalesce(${sql.placeholder('nextAttemptAt')}::timestamptz, ${outbox.nextAttemptAt})`,
+    deliveredAt: valueOf<Date | null>('deliveredAt'), nextAttemptAt: valueOf<Date>('nextAttemptAt'),
   })
   .where(and(eq(outbox.id, sql.placeholder('id')), eq(outbox.status, 'pending'), eq(outbox.lockedBy, sql.placeholder('workerId')))))
