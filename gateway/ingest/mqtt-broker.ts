@@ -92,7 +92,10 @@ export async function startMqttBroker(opts: BrokerOptions) {
           return done(new Error('publish not allowed on this topic'))
         }
         channel = target.channel
-        if (session) Object.assign(session, { topic, channel })
+        if (session) {
+          session.topic = topic
+          session.channel = channel
+        }
       }
       ingest.ingest(owner, channel, topic, packet.payload as Buffer).then(
         // A refused message is still acknowledged: resending the same bad bytes can't succeed.
