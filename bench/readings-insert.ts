@@ -7,7 +7,6 @@
  *
  *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2]
  */
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database } from '../gateway/db/database.js'
@@ -15,6 +14,7 @@ import type { StoredReading } from '../gateway/ingest/decode.js'
 import { createReadingWriter } from '../gateway/ingest/reading-writer.js'
 import { createMetrics } from '../gateway/metrics.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
+import { processCpuUs } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,12 +40,7 @@ const LAYOUTS = {
 /** CPU (user + system, µs) of every backend connected to this database, from /proc. */
 async function backendCpuUs(database: Database): Promise<number> {
   const rows = await database.query<{ pid: number }>(sql`select pid from pg_stat_activity where datname = current_database()`)
-  let ticks = 0
-  for (const { pid } of rows) {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    ticks += Number(fields[11]) + Number(fields[12])
-  }
-  return ticks * 10_000
+  return rows.reduce((us, { pid }) => us + processCpuUs(pid), 0)
 }
 
 async function measure(layout: keyof typeof LAYOUTS): Promise<number> {
