@@ -7,12 +7,12 @@ import type { SystemContext, SystemUnderTest } from './systems/system.js'
 const WARM_UP_SECONDS = 5
 
 /**
- * precall on PostgreSQL, `devices` connected, warmed up for 5 s at `rate` readings/s (QoS 1,
+ * precall on PostgreSQL, `devices` connected, warmed up for 5 s at `rate` readings/s (QoS 1 unless told,
  * `faults` a second from the bench's fault clock); `body` then loads it at that rate as often as it
  * likes. Stops everything it started, however `body` ends. For the benchmarks that hold one rate.
  */
 export async function withPrecallAtRate<T>(
-  opts: { devices: number; rate: number; faults: number } & Pick<SystemContext, 'nodeArgs' | 'env'>,
+  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1 } & Pick<SystemContext, 'nodeArgs' | 'env'>,
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult> }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
@@ -22,7 +22,7 @@ export async function withPrecallAtRate<T>(
       const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
       try {
         const ids = fleet.lanes.map((l) => l.id)
-        const load = (seconds: number) => runLoad({ fleet, qos: 1, ratePerSecond: opts.rate, seconds, payload: clock.payload(ids, opts.faults) })
+        const load = (seconds: number) => runLoad({ fleet, qos: opts.qos ?? 1, ratePerSecond: opts.rate, seconds, payload: clock.payload(ids, opts.faults) })
         await load(WARM_UP_SECONDS)
         return await body({ system, clock, load })
       } finally {

@@ -4,13 +4,14 @@
  * the gateway's process and PostgreSQL's (CPU from /proc), everything but this process (as the
  * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
  *
- *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20]
+ *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1] [--profile DIR]
  *
  * Runs `gateway/main.ts` as `npm run bench` does (bench/systems/precall.ts) with the bench's load
  * generator and fault clock, after a 5 s warm-up at the same rate. This VM's figures move by 10–20 %
  * from round to round: alternate the two things compared, several rounds each. A benchmark, not a
  * test: it asserts nothing.
  */
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { withPrecallAtRate } from './fixed-load.js'
@@ -23,16 +24,21 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     faults: { type: 'string', default: '20' },
+    qos: { type: 'string', default: '1' },
+    profile: { type: 'string' },
   },
 })
 const [devices, rate, seconds, rounds, faults] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults].map(Number)
-if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0)) {
-  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20]')
+const qos = flags.qos === '0' ? 0 : flags.qos === '1' ? 1 : undefined
+if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0) || qos === undefined) {
+  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR]')
   process.exit(2)
 }
-await withPrecallAtRate({ devices, rate, faults }, async ({ system, clock, load }) => {
+// --profile: a V8 CPU profile of the gateway's process, written when it stops (npm run bench:profile reads it).
+const nodeArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : []
+await withPrecallAtRate({ devices, rate, faults, qos, nodeArgs }, async ({ system, clock, load }) => {
   const [pid] = system.pids
-  console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS 1 with ${faults} faults/s, ${seconds} s rounds`)
+  console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   for (let round = 1; round <= rounds; round++) {
     await sleep(1000)
     clock.reset()
