@@ -34,7 +34,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
-    const outcome = await ticketTransaction(database, opts, at, async (tx, record): Promise<DetectionOutcome> => {
+    const outcome = await ticketTransaction(database, opts, at, async (tx, record, alongside): Promise<DetectionOutcome> => {
       // Rebuilding rule state after a restart replays detections already handled: they stop here.
       // The previous ticket is read (and locked) alongside, in the same round trip, though only an
       // active detection logged for the first time goes on to use it.
@@ -47,7 +47,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
 
       // A replay after a restart or rule change may re-detect what the open ticket already holds.
       if (last && last.status !== 'resolved' && last.status !== 'closed' && last.lastDetectedAt >= detectedAt) {
-        await linkDetection(tx, logged.id, last.id)
+        alongside(linkDetection(tx, logged.id, last.id))
         return { action: 'duplicate' }
       }
       const fresh = {
@@ -58,10 +58,9 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         const [row] = await tx.update(tickets).set({
           ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
         }).where(eq(tickets.id, last.id)).returning()
-        await Promise.all([
-          linkDetection(tx, logged.id, row.id),
-          record({ ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' }),
-        ])
+        // The last writes go out with COMMIT (see ticketTransaction).
+        alongside(linkDetection(tx, logged.id, row.id))
+        record({ ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' })
         return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
       }
       const repeatOf = last?.status === 'closed' && last.resolvedAt && at.getTime() - last.resolvedAt.getTime() <= policy.repeatWindowMs ? last.id : null
@@ -75,14 +74,13 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         nextEscalationAt: escalationDueAt(opening, 1, policy, customer.customerTimezone),
       })
       const action = row.version === 1 ? 'opened' : 'updated'
-      await Promise.all([
-        linkDetection(tx, logged.id, row.id),
-        record({
-          ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
-          changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
-          event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
-        }),
-      ])
+      // The last writes go out with COMMIT (see ticketTransaction).
+      alongside(linkDetection(tx, logged.id, row.id))
+      record({
+        ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
+        changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
+        event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
+      })
       return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
     })
     metrics.detections.inc({ mode: d.mode })
@@ -109,7 +107,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
         ))
         .returning()
       if (!row) return undefined
-      await record({ ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' })
+      record({ ticket: row, at, actor: 'gateway', action: 'self_cleared', changes: { clearedAt: new Date(c.clearedAt).toISOString(), ruleVersion: c.ruleVersion }, event: 'ticket.resolved' })
       return row
     })
     if (!resolved) return undefined

@@ -32,30 +32,75 @@ export type TicketChange = {
 }
 
 /**
+ * Hands a write to the transaction without waiting for its answer (see `ticketTransaction`). The
+ * write must issue all its statements at once: one issued after an answer would come after COMMIT,
+ * and the driver refuses it (`TRANSACTION_ENDED`). Returns the write's outcome; a drizzle query,
+ * which runs each time it is awaited, runs once.
+ */
+export type Alongside = <W>(write: PromiseLike<W>) => Promise<W>
+
+/**
  * A transaction that changes tickets. Each change given to `record` goes into the ticket's history
  * and queues its CRM webhook and customer message in the same transaction: the change, its history
  * line and its outbox rows commit together or not at all. Once it commits, if anything was
  * recorded, what was queued goes to `link.onOutbox`: leased to the local dispatcher, a webhook
  * leaves straight away instead of waiting for a pass to claim it.
+ *
+ * A change's writes need not be waited for inside the transaction, nor need other writes whose
+ * answers it does not use, given to `alongside`: they then go out with COMMIT instead of a round
+ * trip before it (on a busy gateway, a turn of its loop sooner). The transaction is not done until
+ * each of them succeeded: one that failed aborted it, so its COMMIT rolled back, and
+ * `ticketTransaction` rejects with that write's error.
  */
 export async function ticketTransaction<T>(
   database: Database, link: OutboxLink, at: Date,
-  fn: (tx: Tx, record: (change: TicketChange) => Promise<void>) => Promise<T>,
+  fn: (tx: Tx, record: (change: TicketChange) => Promise<void>, alongside: Alongside) => Promise<T>,
 ): Promise<T> {
   const lease = link.outboxLease?.(at)
   const queued: QueuedMessages = { rows: [], subscriptions: [] }
   let recorded = false
-  const result = await database.db.transaction((tx) => fn(tx, async (change) => {
-    recorded = true
-    const q = await recordTicketChange(tx, change, lease)
-    if (q) {
-      queued.rows.push(...q.rows)
-      queued.subscriptions = q.subscriptions
-    }
-  }))
+  const writes: Promise<unknown>[] = []
+  const alongside: Alongside = (write) => {
+    const outcome = Promise.resolve(write)
+    writes.push(outcome)
+    outcome.catch(() => { /* answered after COMMIT, below */ })
+    return outcome
+  }
+  const committing = database.db.transaction(async (tx) => {
+    const value = await fn(tx, (change) => {
+      recorded = true
+      return alongside(recordTicketChange(tx, change, lease).then((q) => {
+        if (q) {
+          queued.rows.push(...q.rows)
+          queued.subscriptions = q.subscriptions
+        }
+      }))
+    }, alongside)
+    // A write reaches its connection (the drivers keep statements in order) within the microtasks
+    // of the turn it was issued in. COMMIT follows once they all have run: Node runs a tick queued
+    // from a microtask after the microtask queue is empty. It does not wait for their answers, nor
+    // for the rest of the turn (setImmediate would wait out every other socket the turn reads).
+    if (writes.length > 0) await new Promise((resolve) => process.nextTick(resolve))
+    return value
+  })
+  // A write that failed aborted the transaction. PostgreSQL's COMMIT then answers ROLLBACK, which
+  // postgres.js takes for success and PGlite reports as a rollback: the write's error says why.
+  const result = await committing.catch(async (err: unknown) => { throw (await firstFailure(writes)) ?? err })
+  await Promise.all(writes)
   if (recorded) link.onOutbox?.(queued)
   return result
 }
+
+/** The first write's error, in the order they were issued, that is not "the transaction had already failed". */
+async function firstFailure(writes: Promise<unknown>[]): Promise<unknown> {
+  for (const write of writes) {
+    const error = await write.then(() => undefined, (e: unknown) => e ?? new Error('a write failed'))
+    if (error && (error as { cause?: { code?: string } }).cause?.code !== IN_FAILED_TRANSACTION) return error
+  }
+  return undefined
+}
+
+const IN_FAILED_TRANSACTION = '25P02'
 
 async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined): Promise<QueuedMessages | undefined> {
   // Issued together, so they share the round trips to the database (postgres.js pipelines them).
