@@ -51,7 +51,7 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
 
   async function record(input: z.output<typeof contactInput>, actor: string) {
     const at = new Date(now())
-    const result = await ticketTransaction(database, opts, at, async (tx, record) => {
+    const result = await ticketTransaction(database, opts, at, async (tx, record, alongside) => {
       const { device, customer } = await resolveParties(tx, input)
       const deviceIds = device ? [device.id] : customer
         ? (await tx.select({ id: devices.id }).from(devices).where(eq(devices.customerId, customer.id))).map((d) => d.id)
@@ -74,16 +74,17 @@ export function createContactIntake(opts: { database: Database; metrics: Metrics
         ticket = inserted ?? await openTicketFor(tx, deviceIds, customer?.id ?? null, problem)
         if (inserted) {
           linkage = 'new_complaint'
-          await record({ ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' })
+          // Its writes and the contact's go out together, with COMMIT (see ticketTransaction).
+          record({ ticket: inserted, at, actor, action: 'opened', changes: { channel: input.channel }, comment: input.reason, event: 'ticket.opened' })
         }
       }
       const id = newId('cnt', at.getTime())
-      await tx.insert(contacts).values({
+      alongside(tx.insert(contacts).values({
         id, customerId: customer?.id ?? null, deviceId: device?.id ?? ticket.deviceId, channel: input.channel, reason: input.reason,
         problem: input.problem ?? null, ticketId: ticket.id, linkage, createdBy: actor, createdAt: at,
-      })
+      }))
       if (linkage === 'known_problem') {
-        await record({ ticket, at, actor, action: 'contact', changes: { channel: input.channel, contactId: id }, comment: input.reason, event: null })
+        record({ ticket, at, actor, action: 'contact', changes: { channel: input.channel, contactId: id }, comment: input.reason, event: null })
       }
       return { contact: { id, linkage, channel: input.channel, createdAt: at.toISOString() }, ticket: toTicketJson(ticket) }
     })

@@ -95,7 +95,8 @@ export function createTicketUpdater(opts: {
       if (Object.keys(changes).length === 0 && comment === undefined) return { ticket: row, changed: false }
       const [updated] = await tx.update(tickets).set({ ...set, version: row.version + 1, updatedAt: at }).where(eq(tickets.id, id)).returning()
       const event: WebhookEvent = to === 'resolved' ? 'ticket.resolved' : to === 'reopened' ? 'ticket.reopened' : 'ticket.updated'
-      await record({ ticket: updated, at, actor, action: to ? 'status' : 'updated', fromStatus: row.status, changes, comment, event })
+      // Goes out with COMMIT (see ticketTransaction).
+      record({ ticket: updated, at, actor, action: to ? 'status' : 'updated', fromStatus: row.status, changes, comment, event })
       return { ticket: updated, changed: true }
     })
     if (result.changed) {
