@@ -35,10 +35,8 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
           const [next] = await tx.update(tickets).set({
             escalationLevel: level, nextEscalationAt: escalationDueAt(row, level + 1, policy, tz ?? 'UTC'), version: row.version + 1, updatedAt: at,
           }).where(eq(tickets.id, row.id)).returning()
-          // Waited for, unlike a single change's: postgres.js keeps at most 100 statements in flight
-          // on a connection and sends the rest one round trip each, so a pass of many changes left
-          // to COMMIT would take more round trips, not fewer.
-          await record({ ticket: next, at, actor: 'gateway', action: 'escalated', fromStatus: row.status, changes: { escalationLevel: level, levelDueAt: row.nextEscalationAt.toISOString() }, event: 'ticket.escalated' })
+          // Not waited for: each change's writes travel with the next update, the last with COMMIT.
+          record({ ticket: next, at, actor: 'gateway', action: 'escalated', fromStatus: row.status, changes: { escalationLevel: level, levelDueAt: row.nextEscalationAt.toISOString() }, event: 'ticket.escalated' })
           opts.metrics.tickets.inc({ action: `escalated_${level}` })
           row = next
         }
@@ -55,9 +53,8 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
       if (stale.length === 0) return 0
       const closed = await tx.update(tickets).set({ status: 'closed', closedAt: at, updatedAt: at, version: sql`${tickets.version} + 1` })
         .where(inArray(tickets.id, stale.map((t) => t.id))).returning()
-      for (const t of closed) {
-        await record({ ticket: t, at, actor: 'gateway', action: 'auto_closed', fromStatus: 'resolved', event: 'ticket.updated' })
-      }
+      // Issued together and sent with COMMIT: a few round trips for the whole pass, not one a ticket.
+      for (const t of closed) record({ ticket: t, at, actor: 'gateway', action: 'auto_closed', fromStatus: 'resolved', event: 'ticket.updated' })
       return closed.length
     })
   }

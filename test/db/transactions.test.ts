@@ -43,6 +43,28 @@ describe('PostgreSQL transactions', () => {
     }
   })
 
+  it('sends statements beyond the 100 it keeps in flight together too, not one a turn', async () => {
+    const statements = 250
+    const transaction = () => database.db.transaction(async (tx) => {
+      await Promise.all(Array.from({ length: statements }, (_, i) => tx.execute(sql`select ${i}::int as i`)))
+    })
+    await transaction() // statements prepared
+    const stopBusy = await keepLoopBusy(5)
+    let turns = 0
+    let counting = true
+    const count = () => { turns++; if (counting) setImmediate(count) }
+    setImmediate(count)
+    try {
+      const before = turns
+      await transaction()
+      // Stock: 100 in one round trip, then the other 150 one round trip each (over 150 turns).
+      expect(turns - before).toBeLessThan(20)
+    } finally {
+      counting = false
+      await stopBusy()
+    }
+  })
+
   it('keeps its connection to itself from BEGIN on: queries issued meanwhile never land inside it', async () => {
     const inside = Array.from({ length: 30 }, (_, i) => database.db.transaction(async (tx) => {
       const [first] = rowsOf<{ pid: number; name: string }>(await tx.execute(sql`select pg_backend_pid() as pid, set_config('application_name', ${`tx-${i}`}, true) as name`))
