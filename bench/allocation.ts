@@ -6,17 +6,16 @@
  *   npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]
  *
  * Runs `gateway/main.ts` on PostgreSQL as `npm run bench` does (see bench/systems/precall.ts),
- * with bench/allocation-sampler.cjs preloaded; warms it up with the bench's load generator and
+ * with bench/profiler-toggle.cjs preloaded; warms it up with the bench's load generator and
  * fault clock for 5 s, then samples every allocation, freed or not, for --seconds at --rate
  * readings/s. Prints bytes per reading in all, by allocating function, and charged to the
  * nearest precall frame on the stack; --who lists the stacks under the functions matching REGEX.
  * A benchmark, not a test: it asserts nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { withPrecallAtRate } from './fixed-load.js'
 
@@ -40,30 +39,21 @@ type Node = { callFrame: { functionName: string; url: string }; selfSize: number
 
 const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
 const profileFile = path.join(dir, 'allocation.json')
-const sampler = fileURLToPath(new URL('./allocation-sampler.cjs', import.meta.url))
 try {
-  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, nodeArgs: ['--require', sampler], env: { ALLOCATION_PROFILE: profileFile } }, async ({ system, load }) => {
+  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
     await sleep(500)
-    const [pid] = system.pids
     const before = await system.processed()
-    process.kill(pid, 'SIGUSR2')
+    profiler.start()
     const result = await load(seconds)
     await sleep(300)
-    process.kill(pid, 'SIGUSR2')
-    const readings = (await system.processed()) - before
-    for (let waited = 0; !existsSync(profileFile); waited += 100) {
-      if (waited > 10_000) throw new Error('the gateway wrote no allocation profile')
-      await sleep(100)
-    }
-    await sleep(200)
-    report(JSON.parse(readFileSync(profileFile, 'utf8')), readings, result.perSecond)
+    const profile = await profiler.stop()
+    report(profile as { head: Node }, (await system.processed()) - before, result.perSecond)
   })
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
 
-function report(profile: { head: Node } | { error: string }, readings: number, perSecond: number) {
-  if ('error' in profile) throw new Error(`allocation sampling failed: ${profile.error}`)
+function report(profile: { head: Node }, readings: number, perSecond: number) {
   const where = (url: string) => url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(gateway|rules|bench|device-sim)\//, '$1/')
   const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url) || '(native)'}`
   const ours = (frame: string) => /^\S+ (gateway|rules)\//.test(frame)

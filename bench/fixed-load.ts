@@ -1,30 +1,60 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { connectFleet, runLoad, type LoadResult } from '../device-sim/load-generator.js'
 import { stopAll } from './child-process.js'
 import { startFaultClock, type FaultClock } from './fault-clock.js'
 import { startPrecall } from './systems/precall.js'
-import type { SystemContext, SystemUnderTest } from './systems/system.js'
+import type { SystemUnderTest } from './systems/system.js'
 
 const WARM_UP_SECONDS = 5
+const PROFILER = fileURLToPath(new URL('./profiler-toggle.cjs', import.meta.url))
+
+/** A profile of the gateway over what the benchmark measures (see bench/profiler-toggle.cjs). */
+export type Profiling = { kind: 'allocation' | 'cpu'; file: string }
+/** Starts the profiler in the gateway; `stop` stops it and answers the profile once written. */
+export type Profiler = { start(): void; stop(): Promise<unknown> }
 
 /**
  * precall on PostgreSQL, `devices` connected, warmed up for 5 s at `rate` readings/s (QoS 1 unless told,
  * `faults` a second from the bench's fault clock); `body` then loads it at that rate as often as it
  * likes. Stops everything it started, however `body` ends. For the benchmarks that hold one rate.
+ * With `profile`, the gateway runs with a profiler that `body` starts and stops around what it
+ * measures.
  */
 export async function withPrecallAtRate<T>(
-  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1 } & Pick<SystemContext, 'nodeArgs' | 'env'>,
-  body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult> }) => Promise<T>,
+  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling },
+  body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
   try {
-    const system = await startPrecall({ devices: opts.devices, alertUrl: clock.url, nodeArgs: opts.nodeArgs, env: opts.env }, 'postgres')
+    const profile = opts.profile
+    const system = await startPrecall({
+      devices: opts.devices, alertUrl: clock.url,
+      nodeArgs: profile ? ['--require', PROFILER] : [], env: profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {},
+    }, 'postgres')
+    const [pid] = system.pids
+    const profiler: Profiler = {
+      start: () => { process.kill(pid, 'SIGUSR2') },
+      async stop() {
+        process.kill(pid, 'SIGUSR2')
+        for (let waited = 0; !existsSync(profile!.file); waited += 100) {
+          if (waited > 10_000) throw new Error(`the gateway wrote no ${profile!.kind} profile`)
+          await sleep(100)
+        }
+        await sleep(200)
+        const written = JSON.parse(readFileSync(profile!.file, 'utf8')) as { error?: string }
+        if (written.error) throw new Error(`${profile!.kind} profiling failed: ${written.error}`)
+        return written
+      },
+    }
     try {
       const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
       try {
         const ids = fleet.lanes.map((l) => l.id)
         const load = (seconds: number) => runLoad({ fleet, qos: opts.qos ?? 1, ratePerSecond: opts.rate, seconds, payload: clock.payload(ids, opts.faults) })
         await load(WARM_UP_SECONDS)
-        return await body({ system, clock, load })
+        return await body({ system, clock, load, profiler })
       } finally {
         await fleet.close()
       }

@@ -11,6 +11,7 @@
  * from round to round: alternate the two things compared, several rounds each. A benchmark, not a
  * test: it asserts nothing.
  */
+import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
@@ -34,11 +35,14 @@ if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) 
   console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR]')
   process.exit(2)
 }
-// --profile: a V8 CPU profile of the gateway's process, written when it stops (npm run bench:profile reads it).
-const nodeArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(flags.profile)}`] : []
-await withPrecallAtRate({ devices, rate, faults, qos, nodeArgs }, async ({ system, clock, load }) => {
+// --profile: a V8 CPU profile of the gateway over the rounds only (npm run bench:profile reads it).
+const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devices}-devices-${rate}-qos${qos}-${Date.now()}.cpuprofile`)
+if (flags.profile) mkdirSync(flags.profile, { recursive: true })
+await withPrecallAtRate({ devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined }, async ({ system, clock, load, profiler }) => {
   const [pid] = system.pids
   console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
+  if (profileFile) profiler.start()
+  let measured = 0
   for (let round = 1; round <= rounds; round++) {
     await sleep(1000)
     clock.reset()
@@ -47,6 +51,7 @@ await withPrecallAtRate({ devices, rate, faults, qos, nodeArgs }, async ({ syste
     const result = await load(seconds)
     await sleep(500)
     const handled = (await system.processed()) - before.handled
+    measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
     const [gateway, postgres, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
     await sleep(500)
@@ -54,6 +59,10 @@ await withPrecallAtRate({ devices, rate, faults, qos, nodeArgs }, async ({ syste
     console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(postgres)}, ` +
       `all but this process ${perReading(all)}; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
       `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)
+  }
+  if (profileFile) {
+    await profiler.stop()
+    console.log(`CPU profile of the gateway over the rounds (${measured} readings): ${profileFile}`)
   }
 })
 process.exit(0)

@@ -1,0 +1,25 @@
+// Preloaded into the gateway by the benchmarks that hold one rate (node --require), so a profile
+// covers the load they measure and not start-up or the fleet connecting. The first SIGUSR2 starts
+// a profiler, the second stops it and writes the profile to $PROFILE_FILE. $PROFILE_KIND picks it:
+// - `allocation` (bench:alloc): V8's sampling heap profiler, counting objects garbage collection
+//   has already freed too, so it measures what was allocated, not what stayed;
+// - `cpu` (bench:fixed --profile): the CPU profiler, a .cpuprofile as --cpu-prof writes.
+// CommonJS because it loads before tsx can compile TypeScript.
+const { Session } = require('node:inspector')
+const { writeFileSync } = require('node:fs')
+
+const session = new Session()
+session.connect()
+const cpu = process.env.PROFILE_KIND === 'cpu'
+let profiling = false
+process.on('SIGUSR2', () => {
+  profiling = !profiling
+  const write = (err, result) => writeFileSync(process.env.PROFILE_FILE, err ? JSON.stringify({ error: err.message }) : JSON.stringify(result.profile))
+  if (cpu) {
+    if (profiling) session.post('Profiler.enable', () => session.post('Profiler.start'))
+    else session.post('Profiler.stop', write)
+    return
+  }
+  if (profiling) session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  else session.post('HeapProfiler.stopSampling', write)
+})
