@@ -1,20 +1,12 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase, type Database } from '../../gateway/db/database.js'
-import { createTestDatabaseUrl } from '../support/databases.js'
+import type { Database } from '../../gateway/db/database.js'
+import { openTestDatabase } from '../support/databases.js'
 
 describe('PostgreSQL pool', () => {
   let database: Database
-  let drop: () => Promise<void>
-  beforeAll(async () => {
-    const created = await createTestDatabaseUrl()
-    drop = created.drop
-    database = await openDatabase({ url: created.url, dataDir: 'memory', poolSize: 3 })
-  })
-  afterAll(async () => {
-    await database.close()
-    await drop()
-  })
+  beforeAll(async () => { database = await openTestDatabase('postgres', { poolSize: 3 }) })
+  afterAll(async () => { await database.close() })
 
   it('opens at most DATABASE_POOL_MAX connections, and uses them side by side', async () => {
     const pids = await Promise.all(Array.from({ length: 12 }, () =>

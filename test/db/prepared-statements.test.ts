@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
 import { devices } from '../../gateway/db/schema.js'
 import { openTestDatabase } from '../support/databases.js'
-import { keepLoopBusy } from '../support/busy-loop.js'
+import { turnsTaken } from '../support/busy-loop.js'
 
 // PostgreSQL only: PGlite has no wire protocol round trips to save.
 describe('PostgreSQL statements', () => {
@@ -41,20 +41,11 @@ describe('PostgreSQL statements', () => {
   // loop polled again at once, before the answer was back, so each round trip took two turns.
   it('has a query answered within the next turn of an event loop kept busy by socket reads', async () => {
     await database.query(sql`select 1`)
-    const stopBusy = await keepLoopBusy(20)
-    let turns = 0
-    let counting = true
-    const count = () => { turns++; if (counting) setImmediate(count) }
-    setImmediate(count)
-    try {
-      const queries = 10
-      const before = turns
+    const queries = 10
+    const turns = await turnsTaken(20, async () => {
       for (let i = 0; i < queries; i++) await database.query(sql`select ${i}::int as i`)
-      // Unpatched: exactly 2 turns a query. The slack allows for a database slow to answer now and then.
-      expect((turns - before) / queries).toBeLessThan(1.5)
-    } finally {
-      counting = false
-      await stopBusy()
-    }
+    })
+    // Unpatched: exactly 2 turns a query. The slack allows for a database slow to answer now and then.
+    expect(turns / queries).toBeLessThan(1.5)
   })
 })

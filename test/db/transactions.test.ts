@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase, type Database } from '../../gateway/db/database.js'
-import { keepLoopBusy } from '../support/busy-loop.js'
-import { createTestDatabaseUrl } from '../support/databases.js'
+import type { Database } from '../../gateway/db/database.js'
+import { turnsTaken } from '../support/busy-loop.js'
+import { openTestDatabase } from '../support/databases.js'
 
 const rowsOf = <T>(result: unknown) => [...(result as T[])]
 
@@ -10,37 +10,20 @@ const rowsOf = <T>(result: unknown) => [...(result as T[])]
 // follow it on the connection it reserved. PostgreSQL only: PGlite has no round trips to save.
 describe('PostgreSQL transactions', () => {
   let database: Database
-  let drop: () => Promise<void>
-  beforeAll(async () => {
-    const created = await createTestDatabaseUrl()
-    drop = created.drop
-    // Few connections, so transactions and plain queries compete for them.
-    database = await openDatabase({ url: created.url, dataDir: 'memory', poolSize: 2 })
-  })
-  afterAll(async () => {
-    await database.close()
-    await drop()
-  })
+  // Few connections, so transactions and plain queries compete for them.
+  beforeAll(async () => { database = await openTestDatabase('postgres', { poolSize: 2 }) })
+  afterAll(async () => { await database.close() })
 
   it('sends the first statements with BEGIN: one statement and COMMIT take two turns of a busy loop, not three', async () => {
     const transaction = () => database.db.transaction(async (tx) => { await tx.execute(sql`select 1`) })
     for (let i = 0; i < 4; i++) await transaction() // both connections open and warm
-    const stopBusy = await keepLoopBusy(20)
-    let turns = 0
-    let counting = true
-    const count = () => { turns++; if (counting) setImmediate(count) }
-    setImmediate(count)
-    try {
-      const transactions = 10
-      const before = turns
+    const transactions = 10
+    const turns = await turnsTaken(20, async () => {
       for (let i = 0; i < transactions; i++) await transaction()
-      // Waiting for BEGIN's answer: exactly 3 turns a transaction. The slack allows for a database
-      // slow to answer now and then.
-      expect((turns - before) / transactions).toBeLessThan(2.5)
-    } finally {
-      counting = false
-      await stopBusy()
-    }
+    })
+    // Waiting for BEGIN's answer: exactly 3 turns a transaction. The slack allows for a database
+    // slow to answer now and then.
+    expect(turns / transactions).toBeLessThan(2.5)
   })
 
   it('sends statements beyond the 100 it keeps in flight together too, not one a turn', async () => {
@@ -49,20 +32,8 @@ describe('PostgreSQL transactions', () => {
       await Promise.all(Array.from({ length: statements }, (_, i) => tx.execute(sql`select ${i}::int as i`)))
     })
     await transaction() // statements prepared
-    const stopBusy = await keepLoopBusy(5)
-    let turns = 0
-    let counting = true
-    const count = () => { turns++; if (counting) setImmediate(count) }
-    setImmediate(count)
-    try {
-      const before = turns
-      await transaction()
-      // Stock: 100 in one round trip, then the other 150 one round trip each (over 150 turns).
-      expect(turns - before).toBeLessThan(20)
-    } finally {
-      counting = false
-      await stopBusy()
-    }
+    // Stock: 100 in one round trip, then the other 150 one round trip each (over 150 turns).
+    expect(await turnsTaken(5, transaction)).toBeLessThan(20)
   })
 
   it('keeps its connection to itself from BEGIN on: queries issued meanwhile never land inside it', async () => {

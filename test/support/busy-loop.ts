@@ -30,3 +30,23 @@ export async function keepLoopBusy(ms: number): Promise<() => Promise<void>> {
     await once(server, 'close')
   }
 }
+
+/**
+ * How many turns of an event loop kept busy `ms` a turn (see `keepLoopBusy`) `fn` takes: each
+ * sequential step it waits for (a database round trip, a wake-up) costs at least one.
+ */
+export async function turnsTaken(ms: number, fn: () => Promise<unknown>): Promise<number> {
+  const stopBusy = await keepLoopBusy(ms)
+  let turns = 0
+  let counting = true
+  const count = () => { turns++; if (counting) setImmediate(count) }
+  setImmediate(count)
+  try {
+    const before = turns
+    await fn()
+    return turns - before
+  } finally {
+    counting = false
+    await stopBusy()
+  }
+}

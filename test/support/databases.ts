@@ -25,10 +25,10 @@ export async function createTestDatabaseUrl(): Promise<{ url: string; drop(): Pr
 export const BACKENDS = ['pglite', 'postgres'] as const
 export type Backend = (typeof BACKENDS)[number]
 
-/** Opens a migrated database of the given kind; `close` also drops a PostgreSQL test database. */
-export async function openTestDatabase(backend: Backend): Promise<Database & { url?: string }> {
+/** Opens a migrated database of the given kind (`poolSize`: PostgreSQL's); `close` also drops a PostgreSQL test database. */
+export async function openTestDatabase(backend: Backend, opts: { poolSize?: number } = {}): Promise<Database & { url?: string }> {
   if (backend === 'pglite') return openDatabase({ dataDir: 'memory' })
   const { url, drop } = await createTestDatabaseUrl()
-  const database = await openDatabase({ url, dataDir: 'memory' })
+  const database = await openDatabase({ url, dataDir: 'memory', poolSize: opts.poolSize })
   return { ...database, url, close: async () => { await database.close(); await drop() } }
 }
