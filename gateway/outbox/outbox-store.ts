@@ -31,9 +31,12 @@ export type QueuedMessages = { rows: OutboxRow[]; subscriptions: (typeof webhook
  * together, no extra round trip): once the transaction commits, the worker sends it at once
  * rather than waking and claiming it first (`OutboxDispatcher.handOff`). The ticket's row lock,
  * held by every transaction that changes it, keeps two of its messages from both looking first.
+ * A transaction that queues several reads the subscriptions with the first only
+ * (`readSubscriptions` false for the others): they come back empty there.
  */
 export async function enqueueTicketEvent(
   tx: Tx | Db, event: { type: WebhookEvent; ticket: { id: string; [field: string]: unknown } }, now: Date, lease?: OutboxLease,
+  readSubscriptions = true,
 ): Promise<QueuedMessages> {
   const payload = { type: event.type, timestamp: now.toISOString(), data: { ticket: event.ticket } }
   const at = sqlTime(now)
@@ -50,7 +53,7 @@ export async function enqueueTicketEvent(
       null, ${at}, null
     from webhook_subscriptions s
     where s.enabled and (s.events @> ${JSON.stringify([event.type])}::jsonb or s.events @> '["*"]'::jsonb)`).returning()
-  if (!lease) return { rows: await queued, subscriptions: [] }
+  if (!lease || !readSubscriptions) return { rows: await queued, subscriptions: [] }
   const [rows, subscriptions] = await Promise.all([queued, selectEnabledSubscriptions(tx, {})])
   return { rows, subscriptions }
 }

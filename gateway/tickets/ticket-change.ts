@@ -59,6 +59,8 @@ export async function ticketTransaction<T>(
   const lease = link.outboxLease?.(at)
   const queued: QueuedMessages = { rows: [], subscriptions: [] }
   let recorded = false
+  // With a lease, the first change that queues a webhook reads the subscriptions for all of them.
+  let subscriptionsRead = false
   const writes: Promise<unknown>[] = []
   const alongside: Alongside = (write) => {
     const outcome = Promise.resolve(write)
@@ -69,11 +71,12 @@ export async function ticketTransaction<T>(
   const committing = database.db.transaction(async (tx) => {
     const value = await fn(tx, (change) => {
       recorded = true
-      return alongside(recordTicketChange(tx, change, lease).then((q) => {
-        if (q) {
-          queued.rows.push(...q.rows)
-          queued.subscriptions = q.subscriptions
-        }
+      const readSubscriptions = lease !== undefined && change.event !== null && !subscriptionsRead
+      subscriptionsRead ||= readSubscriptions
+      return alongside(recordTicketChange(tx, change, lease, readSubscriptions).then((q) => {
+        if (!q) return
+        queued.rows.push(...q.rows)
+        if (readSubscriptions) queued.subscriptions = q.subscriptions
       }))
     }, alongside)
     // A write reaches its connection (the drivers keep statements in order) within the microtasks
@@ -83,12 +86,15 @@ export async function ticketTransaction<T>(
     if (writes.length > 0) await new Promise((resolve) => process.nextTick(resolve))
     return value
   })
-  // A write that failed aborted the transaction. PostgreSQL's COMMIT then answers ROLLBACK, which
-  // postgres.js takes for success and PGlite reports as a rollback: the write's error says why.
-  const result = await committing.catch(async (err: unknown) => { throw (await firstFailure(writes)) ?? err })
-  await Promise.all(writes)
+  // A write that failed aborted the transaction: PostgreSQL answers its COMMIT with ROLLBACK, which
+  // postgres.js takes for success and PGlite reports as a rollback. Either way the write's own
+  // error says why.
+  const committed = await committing.then((value) => ({ value }), (error: unknown) => ({ error }))
+  const failed = await firstFailure(writes)
+  if (failed) throw failed
+  if ('error' in committed) throw committed.error
   if (recorded) link.onOutbox?.(queued)
-  return result
+  return committed.value
 }
 
 /** The first write's error, in the order they were issued, that is not "the transaction had already failed". */
@@ -102,14 +108,14 @@ async function firstFailure(writes: Promise<unknown>[]): Promise<unknown> {
 
 const IN_FAILED_TRANSACTION = '25P02'
 
-async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined): Promise<QueuedMessages | undefined> {
+async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined, readSubscriptions: boolean): Promise<QueuedMessages | undefined> {
   // Issued together, so they share the round trips to the database (postgres.js pipelines them).
   const [, queued] = await Promise.all([
     insertHistory(tx, {
       ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
       fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
     }),
-    change.event ? enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at, lease) : undefined,
+    change.event ? enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at, lease, readSubscriptions) : undefined,
     enqueueCustomerNotification(tx, { ticket: change.ticket, event: change.event, action: change.action, fromStatus: change.fromStatus ?? null, at: change.at }),
   ])
   return queued

@@ -52,6 +52,21 @@ describe.each(BACKENDS)('ticket transactions on %s', (backend) => {
     expect(handed.map((q) => q.rows.map((r) => r.id))).toEqual([[queued[0].id]])
   })
 
+  it('hands over every leased webhook of a transaction of several changes with the subscriptions to send them', async () => {
+    const [a, b] = [await ticket(), await ticket()]
+    const handed: QueuedMessages[] = []
+    const lease = { workerId: 'here', until: new Date(at.getTime() + 30_000) }
+    await ticketTransaction(database, { outboxLease: () => lease, onOutbox: (q) => handed.push(q) }, at, async (tx, record) => {
+      for (const row of [a, b]) {
+        const [updated] = await tx.update(tickets).set({ version: row.version + 1 }).where(eq(tickets.id, row.id)).returning()
+        void record({ ticket: updated, at, actor: 'test', action: 'touched', event: 'ticket.updated' })
+      }
+    })
+    expect(handed).toHaveLength(1)
+    expect(handed[0].rows.map((r) => [r.ticketId, r.lockedBy])).toEqual([[a.id, 'here'], [b.id, 'here']])
+    expect(handed[0].subscriptions.map((s) => s.id)).toEqual(['sub-crm'])
+  })
+
   it('rolls the whole change back when a write left to COMMIT fails, rejects with its error, and hands nothing over', async () => {
     const row = await ticket()
     const handed: QueuedMessages[] = []
