@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
-import { Aedes, type AuthenticateError, type Client } from 'aedes'
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
 import type { Logger } from 'pino'
 import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
@@ -118,6 +118,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
     },
   })
 
+  keepDevicePublishesLocal(broker)
   broker.on('client', () => metrics.mqttClients.inc())
   broker.on('clientDisconnect', () => metrics.mqttClients.dec())
   broker.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'))
@@ -141,6 +142,26 @@ export async function startMqttBroker(opts: BrokerOptions) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/**
+ * What a device publishes has been stored by ingest in `authorizePublish`, and no client can
+ * receive it: clients may subscribe only to `devices/<own id>/commands/#`, where a device cannot
+ * publish (a two-level topic is all ingest accepts, and it refuses `commands`). aedes would still
+ * route every such publish after its PUBACK — copy it, look up offline subscribers, retain it, run
+ * it through its emitter — for nobody, and keep a retained copy per device in memory. Publishes
+ * without a client (the gateway's own commands and notices) are routed as before.
+ */
+function keepDevicePublishesLocal(broker: Aedes) {
+  type Done = (err?: Error) => void
+  // aedes calls publish(packet, client, done) itself; its type only has the public (packet, done).
+  const route = broker.publish.bind(broker)
+  const publish = (packet: PublishPacket, client: Client | null | Done, done?: Done): void => {
+    if (typeof client === 'function') return route(packet, client)
+    if (client) return done?.()
+    route(packet, done ?? (() => {}))
+  }
+  broker.publish = publish as Aedes['publish']
 }
 
 /**

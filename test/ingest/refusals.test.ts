@@ -72,6 +72,28 @@ describe('ingest refuses bad input, counts it, and keeps serving good devices', 
     expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="acl_subscribe"')).toBe(3)
   })
 
+  it('routes what a device publishes to no one, not even to its own commands subscription', async () => {
+    const client = await t.connectDevice(bad.id, bad.secret, { clientId: 'echo' })
+    await client.subscribeAsync(`devices/${bad.id}/commands/#`, { qos: 1 })
+    const received: string[] = []
+    client.on('message', (topic) => received.push(topic))
+    // `devices/<id>/commands` matches `commands/#`; ingest refuses it, the broker acknowledges it.
+    await client.publishAsync(`devices/${bad.id}/commands`, 'reboot', { qos: 1 })
+    await client.publishAsync(`devices/${bad.id}/commands`, 'reboot', { qos: 0, retain: true })
+    await t.gateway.settle()
+    await client.publishAsync(`devices/${bad.id}/commands`, 'reboot', { qos: 1 })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(received).toEqual([])
+    expect(await metricValue(t, 'precall_readings_rejected_total', 'reason="unknown_topic"')).toBe(3)
+    // A fresh subscription gets no retained copy either.
+    const late = await t.connectDevice(bad.id, bad.secret, { clientId: 'echo-late' })
+    late.on('message', (topic) => received.push(topic))
+    await late.subscribeAsync(`devices/${bad.id}/commands/#`, { qos: 1 })
+    await new Promise((r) => setTimeout(r, 200))
+    expect(received).toEqual([])
+    await Promise.all([client.endAsync(), late.endAsync()])
+  })
+
   it('drops the connection of an oversized packet before reading its body', async () => {
     const client = await t.connectDevice(bad.id, bad.secret, { clientId: 'big' })
     const gone = closed(client)
