@@ -145,12 +145,13 @@ export async function startMqttBroker(opts: BrokerOptions) {
 }
 
 /**
- * What a device publishes has been stored by ingest in `authorizePublish`, and no client can
- * receive it: clients may subscribe only to `devices/<own id>/commands/#`, where a device cannot
- * publish (a two-level topic is all ingest accepts, and it refuses `commands`). aedes would still
- * route every such publish after its PUBACK — copy it, look up offline subscribers, retain it, run
- * it through its emitter — for nobody, and keep a retained copy per device in memory. Publishes
- * without a client (the gateway's own commands and notices) are routed as before.
+ * What a device publishes has been stored by ingest in `authorizePublish`, and is for no client:
+ * clients may subscribe only to `devices/<own id>/commands/#`, and the one topic under it that the
+ * ACL lets a device publish on, `devices/<id>/commands` itself, ingest refuses (aedes echoed it to
+ * the device's own subscription). aedes would still route every publish after its PUBACK — copy
+ * it, look up offline subscribers, retain it, run it through its emitter — for nobody, and keep a
+ * retained copy per device in memory. Publishes without a client (the gateway's own commands and
+ * notices) are routed as before.
  */
 function keepDevicePublishesLocal(broker: Aedes) {
   type Done = (err?: Error) => void
