@@ -154,13 +154,12 @@ export async function startMqttBroker(opts: BrokerOptions) {
  * notices) are routed as before.
  */
 function keepDevicePublishesLocal(broker: Aedes) {
-  type Done = (err?: Error) => void
+  type Publish = (packet: PublishPacket, client?: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void
   // aedes calls publish(packet, client, done) itself; its type only has the public (packet, done).
-  const route = broker.publish.bind(broker)
-  const publish = (packet: PublishPacket, client: Client | null | Done, done?: Done): void => {
-    if (typeof client === 'function') return route(packet, client)
-    if (client) return done?.()
-    route(packet, done ?? (() => {}))
+  const route = broker.publish.bind(broker) as Publish
+  const publish: Publish = (packet, client, done) => {
+    if (client && typeof client === 'object') done?.()
+    else route(packet, client, done)
   }
   broker.publish = publish as Aedes['publish']
 }
