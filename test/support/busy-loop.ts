@@ -42,9 +42,8 @@ export async function turnsTaken(ms: number, fn: () => Promise<unknown>): Promis
   const count = () => { turns++; if (counting) setImmediate(count) }
   setImmediate(count)
   try {
-    const before = turns
     await fn()
-    return turns - before
+    return turns
   } finally {
     counting = false
     await stopBusy()
