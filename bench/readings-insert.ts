@@ -1,9 +1,11 @@
 /**
- * What a stored reading costs PostgreSQL, by the indexes on `readings`: the schema as shipped
- * against the layout before migration 0005 (dedup index on device, kind, ts, key plus its own
- * device/ts index). Both go through the gateway's own reading writer into a freshly migrated
- * database, alternating, so the two are measured under the same conditions in one run. Prints
- * CPU of the database's backends per stored row and the ratio. A benchmark, not a test.
+ * What a stored reading costs PostgreSQL, by statement and by the indexes on `readings`: the
+ * shipped insert (plain, retried skipping duplicates only when one fails on the dedup index) against
+ * ON CONFLICT DO NOTHING on every batch, as before, and against the layout before migration 0005
+ * (dedup index on device, kind, ts, key plus its own device/ts index). Each goes through the
+ * gateway's own insert into a freshly migrated database, batches four at a time as the writer
+ * sends them, alternating, so all are measured under the same conditions in one run. Prints CPU of
+ * the database's backends per stored row and the ratios. A benchmark, not a test.
  *
  *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2]
  */
@@ -11,8 +13,7 @@ import { parseArgs } from 'node:util'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database } from '../gateway/db/database.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
-import { createReadingWriter } from '../gateway/ingest/reading-writer.js'
-import { createMetrics } from '../gateway/metrics.js'
+import { insertReadings } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
 import { processCpuUs } from './process-stats.js'
 
@@ -28,14 +29,20 @@ const ROWS = Number(flags.rows)
 const DEVICES = Number(flags.devices)
 const BATCH = Number(flags.batch)
 
-const LAYOUTS = {
-  shipped: [],
-  'before 0005': [
-    'create unique index readings_dedup on readings (device_id, kind, ts, dedup_key)',
-    'create index readings_device_ts on readings (device_id, ts)',
-    'drop index readings_device_ts_dedup',
-  ],
-} satisfies Record<string, string[]>
+type Variant = { setup: string[]; duplicates: 'fail' | 'skip' }
+const VARIANTS = {
+  shipped: { setup: [], duplicates: 'fail' },
+  'ON CONFLICT': { setup: [], duplicates: 'skip' },
+  'before 0005': {
+    setup: [
+      'create unique index readings_dedup on readings (device_id, kind, ts, dedup_key)',
+      'create index readings_device_ts on readings (device_id, ts)',
+      'drop index readings_device_ts_dedup',
+    ],
+    duplicates: 'skip',
+  },
+} satisfies Record<string, Variant>
+type VariantName = keyof typeof VARIANTS
 
 /** CPU (user + system, µs) of every backend connected to this database, from /proc. */
 async function backendCpuUs(database: Database): Promise<number> {
@@ -43,25 +50,27 @@ async function backendCpuUs(database: Database): Promise<number> {
   return rows.reduce((us, { pid }) => us + processCpuUs(pid), 0)
 }
 
-async function measure(layout: keyof typeof LAYOUTS): Promise<number> {
+async function measure(name: VariantName): Promise<number> {
+  const variant: Variant = VARIANTS[name]
   const { url, drop } = await createTestDatabaseUrl()
   const database = await openDatabase({ url, dataDir: 'memory', poolSize: 4 })
   try {
-    for (const statement of LAYOUTS[layout]) await database.query(sql.raw(statement))
-    const writer = createReadingWriter({ database, metrics: createMetrics(), maxBatch: BATCH, concurrency: 4, lingerMs: 2, onCommitted() {} })
+    for (const statement of variant.setup) await database.query(sql.raw(statement))
     const t0 = Date.UTC(2026, 10, 24)
     let seq = 0
-    const write = async (rows: number) => {
-      const pending: Promise<unknown>[] = []
-      for (let i = 0; i < rows; i++, seq++) {
-        const reading: StoredReading = {
-          deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: new Date(t0 + seq * 10), seq, dedupKey: `s${seq}`,
-          metrics: { temp_c: 40 + (seq % 10), rpm: 1200, vibration_g: 0.3 }, state: null, code: null, detail: null,
-        }
-        pending.push(writer.append(reading))
-        if (pending.length >= BATCH * 8) await Promise.all(pending.splice(0))
+    const batch = (): StoredReading[] => Array.from({ length: BATCH }, () => {
+      seq++
+      return {
+        deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: new Date(t0 + seq * 10), seq, dedupKey: `s${seq}`,
+        metrics: { temp_c: 40 + (seq % 10), rpm: 1200, vibration_g: 0.3 }, state: null, code: null, detail: null,
       }
-      await Promise.all(pending)
+    })
+    // Four batches in flight at a time, as the reading writer keeps them on PostgreSQL.
+    const write = async (rows: number) => {
+      let left = Math.ceil(rows / BATCH)
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        for (; left > 0; left--) await insertReadings(database, batch(), variant.duplicates)
+      }))
     }
     await write(ROWS / 4) // warm-up: a table that is not empty, statements prepared
     const before = await backendCpuUs(database)
@@ -73,17 +82,19 @@ async function measure(layout: keyof typeof LAYOUTS): Promise<number> {
   }
 }
 
-const layouts = Object.keys(LAYOUTS) as (keyof typeof LAYOUTS)[]
-const results = Object.fromEntries(layouts.map((layout) => [layout, [] as number[]])) as Record<keyof typeof LAYOUTS, number[]>
+const names = Object.keys(VARIANTS) as VariantName[]
+const results = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<VariantName, number[]>
 for (let round = 0; round < Number(flags.rounds); round++) {
-  for (const layout of layouts) {
-    const us = await measure(layout)
-    results[layout].push(us)
-    console.log(`round ${round + 1}  ${layout.padEnd(12)} ${us.toFixed(1)} µs of PostgreSQL CPU a stored row`)
+  for (const name of names) {
+    const us = await measure(name)
+    results[name].push(us)
+    console.log(`round ${round + 1}  ${name.padEnd(12)} ${us.toFixed(1)} µs of PostgreSQL CPU a stored row`)
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const shipped = mean(results.shipped)
-const before = mean(results['before 0005'])
 console.log(`\n${ROWS} rows a round, ${DEVICES} devices, batches of ${BATCH}`)
-console.log(`shipped ${shipped.toFixed(1)} µs/row, before 0005 ${before.toFixed(1)} µs/row: ${(shipped / before).toFixed(2)} × the cost`)
+for (const name of names.slice(1)) {
+  const other = mean(results[name])
+  console.log(`shipped ${shipped.toFixed(1)} µs/row, ${name} ${other.toFixed(1)} µs/row: ${(shipped / other).toFixed(2)} × the cost`)
+}

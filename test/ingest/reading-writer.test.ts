@@ -51,6 +51,21 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     const [{ n }] = await database.query<{ n: number }>(sql`select count(*)::int as n from readings`)
     expect(n).toBe(4)
   })
+
+  it('stores a reading once when two batches in flight at the same time both carry it', async () => {
+    const metrics = createMetrics()
+    const committed: CommittedReading[] = []
+    // Batches of one, two at a time: on PostgreSQL the second copy waits on the first's commit.
+    const writer = createReadingWriter({ database, metrics, maxBatch: 1, concurrency: 2, onCommitted: (b) => committed.push(...b) })
+    const twin = reading(10, { deviceId: 'rw-2' })
+    const results = await Promise.all([writer.append(twin), writer.append({ ...twin }), writer.append(reading(11, { deviceId: 'rw-2' }))])
+
+    expect([...results].sort()).toEqual(['duplicate', 'stored', 'stored'])
+    expect(committed.map((r) => r.seq).sort()).toEqual([10, 11])
+    const rows = await database.query<{ seq: number }>(sql`select seq::int from readings where device_id = 'rw-2' order by seq`)
+    expect(rows.map((r) => r.seq)).toEqual([10, 11])
+    expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(1)
+  })
 })
 
 async function metricValue(metrics: ReturnType<typeof createMetrics>, name: string) {
