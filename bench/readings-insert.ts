@@ -30,7 +30,8 @@ const ROWS = Number(flags.rows)
 const DEVICES = Number(flags.devices)
 const BATCH = Number(flags.batch)
 
-// The statement before the batch went as jsonb, and before the plain INSERT, as they were.
+// The statements the shipped one replaced, as they were: the batch as json, plain or with ON CONFLICT
+// DO NOTHING on every batch (until 3a4883c and 71e2817).
 const asJson = (onConflict: SQL) => (database: Database, batch: StoredReading[]) => database.query(sql`
   with x as (
     select * from rows from (json_to_recordset(${JSON.stringify(batch)}::json)
