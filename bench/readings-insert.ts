@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { sql, type SQL } from 'drizzle-orm'
 import { openDatabase, type Database } from '../gateway/db/database.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
-import { insertReadings } from '../gateway/ingest/reading-writer.js'
+import { insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
 import { processCpuUs } from './process-stats.js'
 
@@ -30,20 +30,10 @@ const ROWS = Number(flags.rows)
 const DEVICES = Number(flags.devices)
 const BATCH = Number(flags.batch)
 
-// The statements the shipped one replaced, as they were: the batch as json, plain or with ON CONFLICT
-// DO NOTHING on every batch (until 3a4883c and 71e2817).
-const asJson = (onConflict: SQL) => (database: Database, batch: StoredReading[]) => database.query(sql`
-  with x as (
-    select * from rows from (json_to_recordset(${JSON.stringify(batch)}::json)
-      as ("deviceId" text, kind text, ts timestamptz, seq bigint, "dedupKey" text, metrics jsonb, state text, code text, detail jsonb))
-      with ordinality as x(device_id, kind, ts, seq, dedup_key, metrics, state, code, detail, n)
-  ), stored as (
-    insert into readings (device_id, kind, ts, seq, dedup_key, metrics, state, code, detail)
-    select device_id, kind, ts, seq, dedup_key, metrics, state, code, detail from x
-    ${onConflict}
-    returning id, device_id, kind, ts, dedup_key
-  )
-  select min(x.n)::int as n, stored.id from stored join x using (device_id, kind, ts, dedup_key) group by stored.id`)
+// The statements the shipped one replaced: the batch as json, plain or with ON CONFLICT DO NOTHING
+// on every batch (until 3a4883c and 71e2817).
+const asJson = (onConflict: SQL) => (database: Database, batch: StoredReading[]) =>
+  database.query(insertStatement(sql`json_to_recordset(${JSON.stringify(batch)}::json)`, onConflict))
 
 type Variant = { setup: string[]; insert(database: Database, batch: StoredReading[]): Promise<unknown> }
 const VARIANTS = {

@@ -20,6 +20,16 @@ async function execute<T = Record<string, unknown>>(db: Db | Tx, q: SQL): Promis
   return Array.isArray(result) ? [...result] : result.rows
 }
 
+/**
+ * PostgreSQL's SQLSTATE for a statement that failed, from either driver: drizzle wraps the
+ * driver's error (which carries `code`) as the cause.
+ */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null | undefined
+  const code = e?.cause?.code ?? e?.code
+  return typeof code === 'string' ? code : undefined
+}
+
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations')
 
 export type Database = {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import type { Database, Tx } from '../db/database.js'
+import { sqlState, type Database, type Tx } from '../db/database.js'
 import { reusableQuery } from '../db/reusable-query.js'
 import { ticketHistory, type tickets } from '../db/schema.js'
 import { enqueueCustomerNotification } from '../notify/notification-outbox.js'
@@ -101,7 +101,7 @@ export async function ticketTransaction<T>(
 async function firstFailure(writes: Promise<unknown>[]): Promise<unknown> {
   for (const write of writes) {
     const error = await write.then(() => undefined, (e: unknown) => e ?? new Error('a write failed'))
-    if (error && (error as { cause?: { code?: string } }).cause?.code !== IN_FAILED_TRANSACTION) return error
+    if (error && sqlState(error) !== IN_FAILED_TRANSACTION) return error
   }
   return undefined
 }
