@@ -1,8 +1,8 @@
 /**
  * What a stored reading costs PostgreSQL, by statement and by the indexes on `readings`. The
  * shipped insert (the batch as jsonb, plain INSERT, retried skipping duplicates only when it fails
- * on the dedup index) against the statements it replaced, kept here as they were: the batch as json
- * with a plain INSERT, the batch as json with ON CONFLICT DO NOTHING on every batch, and that on the
+ * on the dedup index) against the statements it replaced (the same statement over the batch as json
+ * with a plain INSERT; the same with ON CONFLICT DO NOTHING on every batch), and that on the
  * layout before migration 0005 (dedup index on device, kind, ts, key plus its own device/ts index).
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
