@@ -40,11 +40,13 @@ export type SteppedResult = { steps: StepFigures[]; sustainedPerSecond: number; 
 const KEEP_UP = 0.95
 const MAX_P99_MS = 1000
 const RAMP_SHARE = 0.25
+const REFINE_STEPS = 2
 
 /**
  * Stepped open-loop load: offer `startRate` readings/s, then `factor` times more each step, until
- * the system stops keeping up (or the generator itself cannot offer more); then one step between
- * the last that kept up and the first that did not, or, if the first already failed, steps down.
+ * the system stops keeping up (or the generator itself cannot offer more); then two steps closing
+ * in between the last that kept up and the first that did not, or, if the first already failed,
+ * steps down first.
  * The sustained maximum is the best rate handled by a step that kept up; one more step at half of
  * it, after a warm-up at that rate, gives latencies.
  */
@@ -67,11 +69,13 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
     steps.push(step)
     opts.log(`${describeStep(step)} (stepping down)`)
   }
-  // Steps of ×factor are coarse near the maximum: one more between the best step that kept up
-  // and the first above it that did not (unless the generator could not offer that much).
-  const best = Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.targetPerSecond))
-  const above = steps.filter((s) => !s.keptUp && s.targetPerSecond > best && s.verdict !== 'generator-bound').map((s) => s.targetPerSecond)
-  if (best > 0 && above.length > 0) {
+  // Steps of ×factor are coarse near the maximum (×1.4 leaves up to 40 % unknown): two more, each
+  // halving the gap between the best step that kept up and the lowest above it that did not
+  // (unless the generator could not offer that much), leave ×1.09.
+  for (let i = 0; i < REFINE_STEPS; i++) {
+    const best = Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.targetPerSecond))
+    const above = steps.filter((s) => !s.keptUp && s.targetPerSecond > best && s.verdict !== 'generator-bound').map((s) => s.targetPerSecond)
+    if (best === 0 || above.length === 0) break
     const step = await runStep(system, fleet, clock, opts, Math.round(Math.sqrt(best * Math.min(...above))), opts.stepSeconds)
     steps.push(step)
     opts.log(`${describeStep(step)} (between)`)

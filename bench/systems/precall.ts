@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createTestDatabaseUrl } from '../../test/support/databases.js'
@@ -11,9 +11,16 @@ import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './syst
 const TOKEN = 'bench-admin-token-0123456789'
 const ACCEPTED = /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m
 
+/** The node flags `npm start` gives the gateway (`tsx --flag… gateway/main.ts` in package.json). */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }
+  return pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'))
+}
+
 /**
- * The whole gateway in its own process, as `npm start` runs it: the default catalogue, devices
- * with their own secrets, PUBACK after commit, and a webhook subscription for ticket events.
+ * The whole gateway in its own process, as `npm start` runs it, node flags included: the default
+ * catalogue, devices with their own secrets, PUBACK after commit, and a webhook subscription for
+ * ticket events.
  */
 export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite'): Promise<SystemUnderTest> {
   const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
@@ -30,7 +37,7 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
         ...ctx.env,
       },
-      nodeArgs: [...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],
+      nodeArgs: [...startFlags(), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],
     })
     const httpUrl = `http://127.0.0.1:${child.ready.httpPort}`
     try {

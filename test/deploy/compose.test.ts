@@ -191,6 +191,14 @@ describe('Dockerfile', () => {
     expect(all('CMD').at(-1)?.args ?? all('ENTRYPOINT').at(-1)?.args).toContain('gateway/main.ts')
   })
 
+  it('gives node the flags npm start gives it', () => {
+    const pkg = JSON.parse(read('package.json')) as { scripts: { start: string } }
+    const flags = pkg.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'))
+    expect(flags).toContain('--max-semi-space-size=64')
+    const cmd = JSON.parse(all('CMD').at(-1)!.args) as string[]
+    expect(cmd.slice(0, cmd.indexOf('--import'))).toEqual(['node', ...flags])
+  })
+
   it('installs production dependencies only, which must include tsx since it runs the TypeScript', () => {
     const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> }
     const cmd = `${all('ENTRYPOINT').at(-1)?.args ?? ''} ${all('CMD').at(-1)?.args ?? ''}`
