@@ -10,6 +10,9 @@
  * fault clock for 5 s, then samples every allocation, freed or not, for --seconds at --rate
  * readings/s. Prints bytes per reading in all, by allocating function, and charged to the
  * nearest precall frame on the stack; --who lists the stacks under the functions matching REGEX.
+ * With --live, counts only what is still alive after a full garbage collection when sampling
+ * stops, per connected device: what each device's messages leave behind until its next one,
+ * which is what the young generation promotes when a large fleet spaces its messages out.
  * A benchmark, not a test: it asserts nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -26,11 +29,12 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
     who: { type: 'string' },
+    live: { type: 'boolean', default: false },
   },
 })
 const [devices, rate, seconds, top] = [flags.devices, flags.rate, flags.seconds, flags.top].map(Number)
 if (![devices, rate, seconds, top].every((n) => Number.isFinite(n) && n > 0)) {
-  console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]')
+  console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX] [--live]')
   process.exit(2)
 }
 const FAULTS_PER_SECOND = 20
@@ -40,7 +44,7 @@ type Node = { callFrame: { functionName: string; url: string }; selfSize: number
 const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
 const profileFile = path.join(dir, 'allocation.json')
 try {
-  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
+  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: flags.live ? 'live' : 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
     await sleep(500)
     const before = await system.processed()
     profiler.start()
@@ -63,6 +67,7 @@ function report(profile: { head: Node }, readings: number, perSecond: number) {
   const add = (m: Map<string, number>, k: string, bytes: number) => m.set(k, (m.get(k) ?? 0) + bytes)
   const who = flags.who === undefined ? undefined : new RegExp(flags.who)
   let total = 0
+  const per = flags.live ? devices : readings
   const walk = (node: Node, stack: string[]) => {
     const frames = [label(node), ...stack]
     if (node.selfSize > 0) {
@@ -75,8 +80,10 @@ function report(profile: { head: Node }, readings: number, perSecond: number) {
   }
   walk(profile.head, [])
   const list = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([k, bytes]) => `${(bytes / readings).toFixed(0).padStart(7)} B ${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n')
-  console.log(`${readings} readings at ${perSecond.toFixed(0)}/s from ${devices} devices over ${seconds} s: ${(total / readings).toFixed(0)} bytes allocated per reading\n`)
+    .map(([k, bytes]) => `${(bytes / per).toFixed(0).padStart(7)} B ${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n')
+  console.log(`${readings} readings at ${perSecond.toFixed(0)}/s from ${devices} devices over ${seconds} s: ` + (flags.live
+    ? `${(total / per).toFixed(0)} bytes allocated in that time still alive per connected device\n`
+    : `${(total / per).toFixed(0)} bytes allocated per reading\n`))
   console.log(`by allocating function\n${list(bySite)}\n`)
   console.log(`charged to the nearest precall frame\n${list(byOurs)}`)
   if (who) console.log(`\nstacks under ${who}\n${list(byStack)}`)

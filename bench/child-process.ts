@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 
 export type Child = {
@@ -15,13 +16,23 @@ const children = new Set<ChildProcess>()
  * `"msg":"ready"`. Everything the bench starts goes through here, so `stopAll` can end it by PID
  * whatever way the bench itself ends.
  */
-export async function startChild(command: string[], opts: { env?: Record<string, string>; nodeArgs?: string[]; name: string; timeoutMs?: number }): Promise<Child> {
+export async function startChild(
+  command: string[],
+  opts: { env?: Record<string, string>; nodeArgs?: string[]; name: string; timeoutMs?: number; logFile?: string },
+): Promise<Child> {
   const [file, ...args] = command[0].endsWith('.ts') ? [process.execPath, ...(opts.nodeArgs ?? []), '--import', 'tsx', ...command] : command
   const child = spawn(file, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   const tail: string[] = []
-  const keep = (line: string) => { tail.push(line); if (tail.length > 40) tail.shift() }
+  // With logFile, every line the process prints (its log, --trace-gc) goes there too.
+  const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined
+  if (log) child.once('exit', () => log.end())
+  const keep = (line: string) => {
+    log?.write(line + '\n')
+    tail.push(line)
+    if (tail.length > 40) tail.shift()
+  }
   createInterface({ input: child.stderr! }).on('line', keep)
 
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {

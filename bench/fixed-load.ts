@@ -11,7 +11,7 @@ const WARM_UP_SECONDS = 5
 const PROFILER = fileURLToPath(new URL('./profiler-toggle.cjs', import.meta.url))
 
 /** A profile of the gateway over what the benchmark measures (see bench/profiler-toggle.cjs). */
-export type Profiling = { kind: 'allocation' | 'cpu'; file: string }
+export type Profiling = { kind: 'allocation' | 'live' | 'cpu'; file: string }
 /** Starts the profiler in the gateway; `stop` stops it and answers the profile once written. */
 export type Profiler = { start(): void; stop(): Promise<unknown> }
 
@@ -20,10 +20,11 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
  * `faults` a second from the bench's fault clock); `body` then loads it at that rate as often as it
  * likes. Stops everything it started, however `body` ends. For the benchmarks that hold one rate.
  * With `profile`, the gateway runs with a profiler that `body` starts and stops around what it
- * measures.
+ * measures; `nodeArgs` go to the gateway's node after `npm start`'s own (`--trace-gc`, say), and
+ * `logFile` gets everything the gateway prints.
  */
 export async function withPrecallAtRate<T>(
-  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling },
+  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
@@ -31,7 +32,9 @@ export async function withPrecallAtRate<T>(
     const profile = opts.profile
     const system = await startPrecall({
       devices: opts.devices, alertUrl: clock.url,
-      nodeArgs: profile ? ['--require', PROFILER] : [], env: profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {},
+      nodeArgs: [...(opts.nodeArgs ?? []), ...(profile ? ['--require', PROFILER] : [])],
+      env: profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {},
+      logFile: opts.logFile,
     }, 'postgres')
     const [pid] = system.pids
     const profiler: Profiler = {

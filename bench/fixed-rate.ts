@@ -5,6 +5,12 @@
  * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
  *
  *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1] [--profile DIR]
+ *                          [--checkpoint] [--node-arg FLAG]… [--log FILE]
+ *
+ * Also per round: WAL bytes and full-page images a reading (PostgreSQL's `pg_stat_wal`, the whole
+ * server). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
+ * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
+ * flag to the gateway's node (`--node-arg=--trace-gc`), `--log` keeps what the gateway prints.
  *
  * Runs `gateway/main.ts` as `npm run bench` does (bench/systems/precall.ts) with the bench's load
  * generator and fault clock, after a 5 s warm-up at the same rate. This VM's figures move by 10–20 %
@@ -15,6 +21,8 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
+import postgres from 'postgres'
+import { TEST_DATABASE_URL } from '../test/support/databases.js'
 import { withPrecallAtRate } from './fixed-load.js'
 import { postgresCpuUs, processCpuUs, startCpuMeter } from './process-stats.js'
 
@@ -27,18 +35,29 @@ const { values: flags } = parseArgs({
     faults: { type: 'string', default: '20' },
     qos: { type: 'string', default: '1' },
     profile: { type: 'string' },
+    checkpoint: { type: 'boolean', default: false },
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    log: { type: 'string' },
   },
 })
 const [devices, rate, seconds, rounds, faults] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults].map(Number)
 const qos = flags.qos === '0' ? 0 : flags.qos === '1' ? 1 : undefined
 if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0) || qos === undefined) {
-  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR]')
+  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]')
   process.exit(2)
 }
 // --profile: a V8 CPU profile of the gateway over the rounds only (npm run bench:profile reads it).
 const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devices}-devices-${rate}-qos${qos}-${Date.now()}.cpuprofile`)
 if (flags.profile) mkdirSync(flags.profile, { recursive: true })
-await withPrecallAtRate({ devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined }, async ({ system, clock, load, profiler }) => {
+const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
+const wal = async () => {
+  const [row] = await admin<{ bytes: string; fpi: string }[]>`select wal_bytes::text as bytes, wal_fpi::text as fpi from pg_stat_wal`
+  return { bytes: Number(row!.bytes), fpi: Number(row!.fpi) }
+}
+await withPrecallAtRate({
+  devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
+  nodeArgs: flags['node-arg'], logFile: flags.log && path.resolve(flags.log),
+}, async ({ system, clock, load, profiler }) => {
   const [pid] = system.pids
   console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   if (profileFile) profiler.start()
@@ -46,7 +65,8 @@ await withPrecallAtRate({ devices, rate, faults, qos, profile: profileFile ? { k
   for (let round = 1; round <= rounds; round++) {
     await sleep(1000)
     clock.reset()
-    const before = { handled: await system.processed(), gateway: processCpuUs(pid), postgres: postgresCpuUs() }
+    if (flags.checkpoint) await admin`checkpoint`
+    const before = { handled: await system.processed(), gateway: processCpuUs(pid), postgres: postgresCpuUs(), wal: await wal() }
     const machine = startCpuMeter()
     const result = await load(seconds)
     await sleep(500)
@@ -54,10 +74,12 @@ await withPrecallAtRate({ devices, rate, faults, qos, profile: profileFile ? { k
     measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
     const [gateway, postgres, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
+    const after = await wal()
     await sleep(500)
     const f = clock.reset()
     console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(postgres)}, ` +
-      `all but this process ${perReading(all)}; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
+      `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
+      `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
       `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)
   }
   if (profileFile) {
@@ -65,4 +87,5 @@ await withPrecallAtRate({ devices, rate, faults, qos, profile: profileFile ? { k
     console.log(`CPU profile of the gateway over the rounds (${measured} readings): ${profileFile}`)
   }
 })
+await admin.end()
 process.exit(0)

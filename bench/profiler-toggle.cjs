@@ -3,6 +3,8 @@
 // a profiler, the second stops it and writes the profile to $PROFILE_FILE. $PROFILE_KIND picks it:
 // - `allocation` (bench:alloc): V8's sampling heap profiler, counting objects garbage collection
 //   has already freed too, so it measures what was allocated, not what stayed;
+// - `live` (bench:alloc --live): the same profiler counting only what is still alive when it stops,
+//   after a full garbage collection: what the gateway keeps, not what it churns;
 // - `cpu` (bench:fixed --profile): the CPU profiler, a .cpuprofile as --cpu-prof writes.
 // CommonJS because it loads before tsx can compile TypeScript.
 const { Session } = require('node:inspector')
@@ -20,6 +22,8 @@ process.on('SIGUSR2', () => {
     else session.post('Profiler.stop', write)
     return
   }
-  if (profiling) session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
-  else session.post('HeapProfiler.stopSampling', write)
+  const freedToo = process.env.PROFILE_KIND === 'allocation'
+  if (profiling) session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: freedToo, includeObjectsCollectedByMinorGC: freedToo })
+  else if (freedToo) session.post('HeapProfiler.stopSampling', write)
+  else session.post('HeapProfiler.collectGarbage', () => session.post('HeapProfiler.stopSampling', write))
 })

@@ -38,6 +38,7 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         ...ctx.env,
       },
       nodeArgs: [...startFlags(), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],
+      logFile: ctx.logFile,
     })
     const httpUrl = `http://127.0.0.1:${child.ready.httpPort}`
     try {

@@ -19,6 +19,8 @@ export type SystemContext = {
   /** More options for precall's node process, and its environment. */
   nodeArgs?: string[]
   env?: Record<string, string>
+  /** A file that gets every line precall's process prints. */
+  logFile?: string
 }
 
 export const benchDeviceIds = (n: number) => Array.from({ length: n }, (_, i) => `bench-${i}`)
