@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
 import { readings } from '../../gateway/db/schema.js'
 import type { StoredReading } from '../../gateway/ingest/decode.js'
-import { createReadingWriter, type CommittedReading } from '../../gateway/ingest/reading-writer.js'
+import { createReadingWriter, positions, type CommittedReading } from '../../gateway/ingest/reading-writer.js'
 import { createMetrics } from '../../gateway/metrics.js'
 import { BACKENDS, openTestDatabase } from '../support/databases.js'
 
@@ -52,6 +52,22 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     expect(n).toBe(4)
   })
 
+  it('gives each reading of a batch of new ones the id of its own row', async () => {
+    const committed: CommittedReading[] = []
+    const writer = createReadingWriter({ database, metrics: createMetrics(), maxBatch: 100, lingerMs: 50, onCommitted: (b) => committed.push(...b) })
+    const batch = Array.from({ length: 40 }, (_, i) => reading(100 + i, { deviceId: `rw-ids-${i % 7}`, metrics: { drain_time_s: i } }))
+    expect(await Promise.all(batch.map((r) => writer.append(r)))).toEqual(batch.map(() => 'stored'))
+
+    expect(committed).toHaveLength(40)
+    const rows = await database.query<{ id: string; device_id: string; seq: string; drain: number }>(
+      sql`select id, device_id, seq, (metrics->>'drain_time_s')::int as drain from readings where device_id like 'rw-ids-%'`)
+    const byId = new Map(rows.map((r) => [Number(r.id), r]))
+    for (const r of committed) {
+      const row = byId.get(r.id)
+      expect([row?.device_id, Number(row?.seq), row?.drain]).toEqual([r.deviceId, r.seq, r.metrics!.drain_time_s])
+    }
+  })
+
   it('stores a reading once when two batches in flight at the same time both carry it', async () => {
     const metrics = createMetrics()
     const committed: CommittedReading[] = []
@@ -65,6 +81,25 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     const rows = await database.query<{ seq: number }>(sql`select seq::int from readings where device_id = 'rw-2' order by seq`)
     expect(rows.map((r) => r.seq)).toEqual([10, 11])
     expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(1)
+  })
+})
+
+describe('positions of a plain insert\'s rows', () => {
+  const batch = [reading(1, { deviceId: 'a' }), reading(1, { deviceId: 'b' }), reading(2, { deviceId: 'a' }), reading(5, { deviceId: 'a', kind: 'event', dedupKey: 's2' })]
+
+  it('takes rows in batch order as they come', () => {
+    const rows = batch.map((r, i) => ({ id: String(10 + i), device_id: r.deviceId, dedup_key: r.dedupKey }))
+    expect(positions(batch, rows)).toEqual([{ n: 1, id: '10' }, { n: 2, id: '11' }, { n: 3, id: '12' }, { n: 4, id: '13' }])
+  })
+
+  it('matches rows by device and dedup key when they come in another order', () => {
+    const rows = [
+      { id: '21', device_id: 'a', dedup_key: 's2' },
+      { id: '22', device_id: 'b', dedup_key: 's1' },
+      { id: '23', device_id: 'a', dedup_key: 's1' },
+      { id: '24', device_id: 'a', dedup_key: 's2' },
+    ]
+    expect(positions(batch, rows)).toEqual([{ n: 3, id: '21' }, { n: 2, id: '22' }, { n: 1, id: '23' }, { n: 4, id: '24' }])
   })
 })
 
