@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
-import { sqlTime } from '../db/sql-time.js'
 import type { Db } from '../db/database.js'
+import { reusableQuery, valueOf } from '../db/reusable-query.js'
 import { outbox } from '../db/schema.js'
 import type { OutboxRow } from './outbox-store.js'
 
@@ -12,25 +12,28 @@ import type { OutboxRow } from './outbox-store.js'
  * too. At most one message per (subscription, ticket) is claimed per pass.
  */
 export async function claimDue(db: Db, opts: { now: number; leaseMs: number; workerId: string; limit: number }): Promise<OutboxRow[]> {
-  const now = sqlTime(opts.now)
-  return db.update(outbox)
-    .set({ lockedUntil: new Date(opts.now + opts.leaseMs), lockedBy: opts.workerId })
-    .where(sql`${outbox.id} in (
-      select o.id from outbox o
-      where o.status = 'pending'
-        and o.next_attempt_at <= ${now}
-        and (o.locked_until is null or o.locked_until < ${now})
-        and exists (select 1 from webhook_subscriptions s where s.id = o.subscription_id and s.enabled)
-        and not exists (
-          select 1 from outbox p
-          where p.status = 'pending' and p.subscription_id = o.subscription_id and p.ticket_id = o.ticket_id and p.id < o.id
-        )
-      order by o.id
-      limit ${opts.limit}
-      for update of o skip locked
-    )`)
-    .returning()
+  return claim(db, { now: new Date(opts.now).toISOString(), lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId, limit: opts.limit })
 }
+
+// Every dispatcher pass runs it, and every ticket change wakes one: built once (see reusableQuery).
+// `now` is ISO text cast in SQL, the same on both drivers (see sqlTime).
+const claim = reusableQuery((db) => db.update(outbox)
+  .set({ lockedUntil: valueOf<Date>('lockedUntil'), lockedBy: valueOf<string>('workerId') })
+  .where(sql`${outbox.id} in (
+    select o.id from outbox o
+    where o.status = 'pending'
+      and o.next_attempt_at <= ${sql.placeholder('now')}::timestamptz
+      and (o.locked_until is null or o.locked_until < ${sql.placeholder('now')}::timestamptz)
+      and exists (select 1 from webhook_subscriptions s where s.id = o.subscription_id and s.enabled)
+      and not exists (
+        select 1 from outbox p
+        where p.status = 'pending' and p.subscription_id = o.subscription_id and p.ticket_id = o.ticket_id and p.id < o.id
+      )
+    order by o.id
+    limit ${sql.placeholder('limit')}
+    for update of o skip locked
+  )`)
+  .returning())
 
 /**
  * Extends a lease just before a message is sent, so a long pass cannot outlive the lease of the
@@ -38,9 +41,11 @@ export async function claimDue(db: Db, opts: { now: number; leaseMs: number; wor
  * after expiry, or cancelled because its subscription went away).
  */
 export async function renewLease(db: Db, opts: { id: number; now: number; leaseMs: number; workerId: string }): Promise<boolean> {
-  const rows = await db.update(outbox)
-    .set({ lockedUntil: new Date(opts.now + opts.leaseMs) })
-    .where(and(eq(outbox.id, opts.id), eq(outbox.status, 'pending'), eq(outbox.lockedBy, opts.workerId)))
-    .returning({ id: outbox.id })
+  const rows = await renew(db, { id: opts.id, lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId })
   return rows.length === 1
 }
+
+const renew = reusableQuery((db) => db.update(outbox)
+  .set({ lockedUntil: valueOf<Date>('lockedUntil') })
+  .where(and(eq(outbox.id, sql.placeholder('id')), eq(outbox.status, 'pending'), eq(outbox.lockedBy, sql.placeholder('workerId'))))
+  .returning({ id: outbox.id }))

@@ -1,16 +1,15 @@
 import { hostname } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Dispatcher as HttpDispatcher } from 'undici'
 import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
 import { randomSecret } from '../db/ids.js'
-import { webhookSubscriptions } from '../db/schema.js'
+import type { webhookSubscriptions } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
 import { claimDue, renewLease } from './claim-due.js'
 import { deliverWebhook } from './deliver-webhook.js'
-import type { OutboxLease, OutboxRow, QueuedMessages } from './outbox-store.js'
+import { selectEnabledSubscriptions, type OutboxLease, type OutboxRow, type QueuedMessages } from './outbox-store.js'
 import { recordOutcome } from './record-outcome.js'
 import { createSafeAgent } from './safe-address.js'
 import { signWebhook } from './sign.js'
@@ -96,7 +95,7 @@ export function createDispatcher(opts: DispatcherOptions) {
     // each round trip waits a turn of the event loop, and a new ticket's webhook waits for both.
     const [claimed, enabled] = await Promise.all([
       claimDue(database.db, { now: now(), leaseMs: config.leaseMs, workerId, limit: batchSize }),
-      database.db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)),
+      selectEnabledSubscriptions(database.db, {}),
     ])
     if (claimed.length === 0) return 0
     const subscriptions = new Map(enabled.map((s) => [s.id, s]))

@@ -58,8 +58,8 @@ export async function enqueueTicketEvent(
   return { rows, subscriptions }
 }
 
-// Every leased ticket event reads them (see reusableQuery).
-const selectEnabledSubscriptions = reusableQuery((db) => db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)))
+// Every leased ticket event and every dispatcher pass reads them (see reusableQuery).
+export const selectEnabledSubscriptions = reusableQuery((db) => db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)))
 
 export function createOutboxStore(database: Database, opts: { now?: () => number } = {}) {
   const { db } = database
