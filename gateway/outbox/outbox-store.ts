@@ -1,5 +1,4 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
-import { sqlTime } from '../db/sql-time.js'
 import type { Database, Db, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
 import { reusableQuery } from '../db/reusable-query.js'
@@ -39,24 +38,31 @@ export async function enqueueTicketEvent(
   readSubscriptions = true,
 ): Promise<QueuedMessages> {
   const payload = { type: event.type, timestamp: now.toISOString(), data: { ticket: event.ticket } }
-  const at = sqlTime(now)
-  // `newId`'s prefix and time, then 16 random hex digits (a subset of its alphabet) per subscription.
-  const idPrefix = newId('msg', now.getTime()).slice(0, 'msg_'.length + 10)
-  const first = lease
-    ? sql`not exists (select 1 from outbox p where p.status = 'pending' and p.subscription_id = s.id and p.ticket_id = ${event.ticket.id})`
-    : sql`false`
-  // Every column of the table in order, as drizzle's insert … select over raw SQL requires.
-  const queued = tx.insert(outbox).select(sql`
-    select nextval(pg_get_serial_sequence('outbox', 'id')), ${idPrefix} || substr(md5(gen_random_uuid()::text), 1, 16), s.id,
-      ${event.type}, ${event.ticket.id}, ${JSON.stringify(payload)}::jsonb, 'pending', 0, ${at},
-      case when ${first} then ${lease ? sqlTime(lease.until) : null}::timestamptz end, case when ${first} then ${lease?.workerId ?? null}::text end,
-      null, ${at}, null
-    from webhook_subscriptions s
-    where s.enabled and (s.events @> ${JSON.stringify([event.type])}::jsonb or s.events @> '["*"]'::jsonb)`).returning()
+  const queued = queue(tx, {
+    // `newId`'s prefix and time, then 16 random hex digits (a subset of its alphabet) per subscription.
+    idPrefix: newId('msg', now.getTime()).slice(0, 'msg_'.length + 10),
+    type: event.type, types: JSON.stringify([event.type]), ticketId: event.ticket.id, payload: JSON.stringify(payload), at: now.toISOString(),
+    leased: lease !== undefined, until: lease ? lease.until.toISOString() : null, workerId: lease?.workerId ?? null,
+  })
   if (!lease || !readSubscriptions) return { rows: await queued, subscriptions: [] }
   const [rows, subscriptions] = await Promise.all([queued, selectEnabledSubscriptions(tx, {})])
   return { rows, subscriptions }
 }
+
+// Every ticket change queues its messages: built once (see reusableQuery). Every column of the table
+// in order, as drizzle's insert … select over raw SQL requires; times are ISO text cast in SQL (see
+// sqlTime). A message is leased when asked and no earlier pending one of its ticket and
+// subscription has to go first.
+const queue = reusableQuery((db) => db.insert(outbox).select(sql`
+  select nextval(pg_get_serial_sequence('outbox', 'id')), ${sql.placeholder('idPrefix')}::text || substr(md5(gen_random_uuid()::text), 1, 16), s.id,
+    ${sql.placeholder('type')}::text, ${sql.placeholder('ticketId')}::text, ${sql.placeholder('payload')}::jsonb, 'pending', 0, ${sql.placeholder('at')}::timestamptz,
+    case when l.first then ${sql.placeholder('until')}::timestamptz end, case when l.first then ${sql.placeholder('workerId')}::text end,
+    null, ${sql.placeholder('at')}::timestamptz, null
+  from webhook_subscriptions s
+  cross join lateral (select ${sql.placeholder('leased')}::boolean and not exists (
+    select 1 from outbox p where p.status = 'pending' and p.subscription_id = s.id and p.ticket_id = ${sql.placeholder('ticketId')}::text
+  ) as first) l
+  where s.enabled and (s.events @> ${sql.placeholder('types')}::jsonb or s.events @> '["*"]'::jsonb)`).returning())
 
 // Every leased ticket event and every dispatcher pass reads them (see reusableQuery).
 export const selectEnabledSubscriptions = reusableQuery((db) => db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.enabled, true)))
