@@ -39,13 +39,14 @@ export function createReadingWriter(opts: {
       metrics.ingestCommitSeconds.observe(seconds)
     },
     async flush(batch) {
-      const results: AppendResult[] = new Array(batch.length).fill('duplicate')
-      for (const row of await insertReadings(database, batch)) {
-        const stored = batch[row.n - 1] as CommittedReading
-        stored.id = Number(row.id)
-        results[row.n - 1] = 'stored'
-      }
-      return results
+      const ids = await insertReadings(database, batch)
+      return batch.map((reading, i): AppendResult => {
+        const id = ids[i]
+        if (id === undefined) return 'duplicate'
+        const committed = reading as CommittedReading
+        committed.id = Number(id)
+        return 'stored'
+      })
     },
     afterFlush(batch, results) {
       const committed = batch.filter((_, i) => results[i] === 'stored') as CommittedReading[]
@@ -85,12 +86,10 @@ export function createReadingWriter(opts: {
 
 export type ReadingWriter = ReturnType<typeof createReadingWriter>
 
-type InsertedRow = { n: number; id: string }
-
 /**
- * Stores a batch with one statement and answers with the position in the batch (1-based) and the
- * id of each reading it stored; a reading already stored, or a second copy within the batch, gets
- * no row and counts as a redelivery.
+ * Stores a batch with one statement and answers the id each reading got, by its position in the
+ * batch; a reading already stored, or a second copy within the batch, gets none and counts as a
+ * redelivery.
  *
  * A plain INSERT goes first. Nearly every reading is new, and ON CONFLICT's speculative insertion
  * (a check before each row, a confirmation after it) cost PostgreSQL 2–3 µs more a row (`npm run
@@ -98,7 +97,7 @@ type InsertedRow = { n: number; id: string }
  * nothing behind but one "duplicate key" line in the server's log, and goes again skipping
  * duplicates; so does a batch whose copy of a reading another batch was storing at the same time.
  */
-export async function insertReadings(database: Database, batch: StoredReading[]): Promise<InsertedRow[]> {
+export async function insertReadings(database: Database, batch: StoredReading[]): Promise<(string | undefined)[]> {
   // As jsonb the batch is parsed once; as json, each reading's metrics were parsed a second time
   // into their jsonb column (0.6–1.3 µs a row more, `npm run bench:insert`).
   const rows = sql`jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)`
@@ -107,14 +106,16 @@ export async function insertReadings(database: Database, batch: StoredReading[])
     stored = await database.query<AppendedRow>(appendStatement(rows))
   } catch (err) {
     if (sqlState(err) !== UNIQUE_VIOLATION) throw err
-    return database.query<InsertedRow>(insertStatement(rows, sql`on conflict do nothing`))
+    const ids: (string | undefined)[] = new Array(batch.length)
+    for (const row of await database.query<{ n: number; id: string }>(insertStatement(rows, sql`on conflict do nothing`))) ids[row.n - 1] = row.id
+    return ids
   }
   return positions(batch, stored)
 }
 
 const UNIQUE_VIOLATION = '23505'
 
-export type AppendedRow = { id: string; device_id: string; dedup_key: string }
+type AppendedRow = { id: string; device_id: string; dedup_key: string }
 
 /**
  * The plain INSERT: every reading of the batch is new, so each gets a row. It inserts in batch
@@ -132,25 +133,28 @@ function appendStatement(rows: SQL) {
 }
 
 /**
- * Positions of the plain INSERT's rows. PostgreSQL does not promise RETURNING's order, so each
- * row is checked against the reading it should be; should one ever differ, rows are matched by
- * device and dedup key instead (the same key twice in one batch differs only in kind or ts).
+ * The plain INSERT's ids by position in the batch. PostgreSQL does not promise RETURNING's order,
+ * so each row is checked against the reading it should be; should one ever differ, rows are
+ * matched by device and dedup key instead (the same key twice in one batch differs only in kind
+ * or ts).
  */
-export function positions(batch: StoredReading[], stored: AppendedRow[]): InsertedRow[] {
+export function positions(batch: StoredReading[], stored: AppendedRow[]): (string | undefined)[] {
   const inOrder = stored.length === batch.length &&
     stored.every((row, i) => row.device_id === batch[i].deviceId && row.dedup_key === batch[i].dedupKey)
-  if (inOrder) return stored.map((row, i) => ({ n: i + 1, id: row.id }))
+  if (inOrder) return stored.map((row) => row.id)
   const unclaimed = new Map<string, number[]>()
   batch.forEach((r, i) => {
     const key = `${r.deviceId}\u0000${r.dedupKey}`
-    const ns = unclaimed.get(key)
-    if (ns) ns.push(i + 1)
-    else unclaimed.set(key, [i + 1])
+    const at = unclaimed.get(key)
+    if (at) at.push(i)
+    else unclaimed.set(key, [i])
   })
-  return stored.flatMap((row) => {
-    const n = unclaimed.get(`${row.device_id}\u0000${row.dedup_key}`)?.shift()
-    return n === undefined ? [] : [{ n, id: row.id }]
-  })
+  const ids: (string | undefined)[] = new Array(batch.length)
+  for (const row of stored) {
+    const i = unclaimed.get(`${row.device_id}\u0000${row.dedup_key}`)?.shift()
+    if (i !== undefined) ids[i] = row.id
+  }
+  return ids
 }
 
 /**

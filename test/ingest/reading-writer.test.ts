@@ -89,7 +89,7 @@ describe('positions of a plain insert\'s rows', () => {
 
   it('takes rows in batch order as they come', () => {
     const rows = batch.map((r, i) => ({ id: String(10 + i), device_id: r.deviceId, dedup_key: r.dedupKey }))
-    expect(positions(batch, rows)).toEqual([{ n: 1, id: '10' }, { n: 2, id: '11' }, { n: 3, id: '12' }, { n: 4, id: '13' }])
+    expect(positions(batch, rows)).toEqual(['10', '11', '12', '13'])
   })
 
   it('matches rows by device and dedup key when they come in another order', () => {
@@ -99,7 +99,7 @@ describe('positions of a plain insert\'s rows', () => {
       { id: '23', device_id: 'a', dedup_key: 's1' },
       { id: '24', device_id: 'a', dedup_key: 's2' },
     ]
-    expect(positions(batch, rows)).toEqual([{ n: 3, id: '21' }, { n: 2, id: '22' }, { n: 1, id: '23' }, { n: 4, id: '24' }])
+    expect(positions(batch, rows)).toEqual(['23', '22', '21', '24'])
   })
 })
 
