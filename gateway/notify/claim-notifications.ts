@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Db, Tx } from '../db/database.js'
 import { reusableQuery, valueOf } from '../db/reusable-query.js'
+import { isoTime, sqlTimeOf } from '../db/sql-time.js'
 import { notifications } from '../db/notify-schema.js'
 
 export type NotificationRow = typeof notifications.$inferSelect
@@ -14,21 +15,20 @@ export const PENDING = ['queued', 'deferred'] as const
  * them in order, and a customer never gets the resolution before the problem.
  */
 export async function claimNotifications(db: Db, opts: { now: number; leaseMs: number; workerId: string; limit: number }): Promise<NotificationRow[]> {
-  return claim(db, { now: new Date(opts.now).toISOString(), lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId, limit: opts.limit })
+  return claim(db, { now: isoTime(opts.now), lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId, limit: opts.limit })
 }
 
 // Every notifier pass runs it, and every ticket change wakes one: built once (see reusableQuery).
-// `now` is ISO text cast in SQL, the same on both drivers (see sqlTime).
 const claim = reusableQuery((db) => db.update(notifications)
   .set({ lockedUntil: valueOf<Date>('lockedUntil'), lockedBy: valueOf<string>('workerId') })
   .where(sql`${notifications.id} in (
     select n.id from notifications n
     where n.status in ('queued', 'deferred')
-      and n.next_attempt_at <= ${sql.placeholder('now')}::timestamptz
-      and (n.locked_until is null or n.locked_until < ${sql.placeholder('now')}::timestamptz)
+      and n.next_attempt_at <= ${sqlTimeOf('now')}
+      and (n.locked_until is null or n.locked_until < ${sqlTimeOf('now')})
       and not exists (
         select 1 from notifications p
-        where p.customer_id = n.customer_id and p.status in ('queued', 'deferred') and p.next_attempt_at <= ${sql.placeholder('now')}::timestamptz and p.id < n.id
+        where p.customer_id = n.customer_id and p.status in ('queued', 'deferred') and p.next_attempt_at <= ${sqlTimeOf('now')} and p.id < n.id
       )
     order by n.id
     limit ${sql.placeholder('limit')}

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/database.js'
 import { reusableQuery, valueOf } from '../db/reusable-query.js'
+import { isoTime, sqlTimeOf } from '../db/sql-time.js'
 import { outbox } from '../db/schema.js'
 import type { OutboxRow } from './outbox-store.js'
 
@@ -12,18 +13,17 @@ import type { OutboxRow } from './outbox-store.js'
  * too. At most one message per (subscription, ticket) is claimed per pass.
  */
 export async function claimDue(db: Db, opts: { now: number; leaseMs: number; workerId: string; limit: number }): Promise<OutboxRow[]> {
-  return claim(db, { now: new Date(opts.now).toISOString(), lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId, limit: opts.limit })
+  return claim(db, { now: isoTime(opts.now), lockedUntil: new Date(opts.now + opts.leaseMs), workerId: opts.workerId, limit: opts.limit })
 }
 
 // Every dispatcher pass runs it, and every ticket change wakes one: built once (see reusableQuery).
-// `now` is ISO text cast in SQL, the same on both drivers (see sqlTime).
 const claim = reusableQuery((db) => db.update(outbox)
   .set({ lockedUntil: valueOf<Date>('lockedUntil'), lockedBy: valueOf<string>('workerId') })
   .where(sql`${outbox.id} in (
     select o.id from outbox o
     where o.status = 'pending'
-      and o.next_attempt_at <= ${sql.placeholder('now')}::timestamptz
-      and (o.locked_until is null or o.locked_until < ${sql.placeholder('now')}::timestamptz)
+      and o.next_attempt_at <= ${sqlTimeOf('now')}
+      and (o.locked_until is null or o.locked_until < ${sqlTimeOf('now')})
       and exists (select 1 from webhook_subscriptions s where s.id = o.subscription_id and s.enabled)
       and not exists (
         select 1 from outbox p

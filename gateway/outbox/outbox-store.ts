@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm'
 import type { Database, Db, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
 import { reusableQuery } from '../db/reusable-query.js'
+import { isoTime, sqlTimeOf } from '../db/sql-time.js'
 import { deliveryAttempts, outbox, webhookSubscriptions } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 import type { WebhookEvent } from './subscription-store.js'
@@ -41,8 +42,8 @@ export async function enqueueTicketEvent(
   const queued = queue(tx, {
     // `newId`'s prefix and time, then 16 random hex digits (a subset of its alphabet) per subscription.
     idPrefix: newId('msg', now.getTime()).slice(0, 'msg_'.length + 10),
-    type: event.type, types: JSON.stringify([event.type]), ticketId: event.ticket.id, payload: JSON.stringify(payload), at: now.toISOString(),
-    leased: lease !== undefined, until: lease ? lease.until.toISOString() : null, workerId: lease?.workerId ?? null,
+    type: event.type, types: JSON.stringify([event.type]), ticketId: event.ticket.id, payload: JSON.stringify(payload), at: isoTime(now),
+    leased: lease !== undefined, until: lease ? isoTime(lease.until) : null, workerId: lease?.workerId ?? null,
   })
   if (!lease || !readSubscriptions) return { rows: await queued, subscriptions: [] }
   const [rows, subscriptions] = await Promise.all([queued, selectEnabledSubscriptions(tx, {})])
@@ -50,14 +51,13 @@ export async function enqueueTicketEvent(
 }
 
 // Every ticket change queues its messages: built once (see reusableQuery). Every column of the table
-// in order, as drizzle's insert … select over raw SQL requires; times are ISO text cast in SQL (see
-// sqlTime). A message is leased when asked and no earlier pending one of its ticket and
-// subscription has to go first.
+// in order, as drizzle's insert … select over raw SQL requires. A message is leased when asked and
+// no earlier pending one of its ticket and subscription has to go first.
 const queue = reusableQuery((db) => db.insert(outbox).select(sql`
   select nextval(pg_get_serial_sequence('outbox', 'id')), ${sql.placeholder('idPrefix')}::text || substr(md5(gen_random_uuid()::text), 1, 16), s.id,
-    ${sql.placeholder('type')}::text, ${sql.placeholder('ticketId')}::text, ${sql.placeholder('payload')}::jsonb, 'pending', 0, ${sql.placeholder('at')}::timestamptz,
-    case when l.first then ${sql.placeholder('until')}::timestamptz end, case when l.first then ${sql.placeholder('workerId')}::text end,
-    null, ${sql.placeholder('at')}::timestamptz, null
+    ${sql.placeholder('type')}::text, ${sql.placeholder('ticketId')}::text, ${sql.placeholder('payload')}::jsonb, 'pending', 0, ${sqlTimeOf('at')},
+    case when l.first then ${sqlTimeOf('until')} end, case when l.first then ${sql.placeholder('workerId')}::text end,
+    null, ${sqlTimeOf('at')}, null
   from webhook_subscriptions s
   cross join lateral (select ${sql.placeholder('leased')}::boolean and not exists (
     select 1 from outbox p where p.status = 'pending' and p.subscription_id = s.id and p.ticket_id = ${sql.placeholder('ticketId')}::text
