@@ -11,8 +11,9 @@
  * readings/s. Prints bytes per reading in all, by allocating function, and charged to the
  * nearest precall frame on the stack; --who lists the stacks under the functions matching REGEX.
  * With --live, counts only what is still alive after a full garbage collection when sampling
- * stops, per connected device: what each device's messages leave behind until its next one,
- * which is what the young generation promotes when a large fleet spaces its messages out.
+ * stops, per connected device: what each device's messages leave behind until its next one, and
+ * what is in flight at that moment — what the young generation may promote when a large fleet
+ * spaces its messages out.
  * A benchmark, not a test: it asserts nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -25,9 +25,10 @@ export async function startChild(
   children.add(child)
   child.once('exit', () => children.delete(child))
   const tail: string[] = []
-  // With logFile, every line the process prints (its log, --trace-gc) goes there too.
+  // With logFile, every line the process prints (its log, --trace-gc) goes there too. Ended on
+  // 'close', once its output is read to the end: lines can still come after 'exit'.
   const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined
-  if (log) child.once('exit', () => log.end())
+  if (log) child.once('close', () => log.end())
   const keep = (line: string) => {
     log?.write(line + '\n')
     tail.push(line)

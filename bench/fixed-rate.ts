@@ -73,11 +73,11 @@ await withPrecallAtRate({
     const handled = (await system.processed()) - before.handled
     measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
-    const [gateway, postgres, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
+    const [gateway, database, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
     const after = await wal()
     await sleep(500)
     const f = clock.reset()
-    console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(postgres)}, ` +
+    console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(database)}, ` +
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
       `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
       `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)

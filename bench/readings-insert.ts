@@ -33,8 +33,10 @@ const BATCH = Number(flags.batch)
 
 // The statements the shipped one replaced: joined back to the batch (until 2026-12-06), over the
 // batch as json, plain or with ON CONFLICT DO NOTHING on every batch (until 3a4883c and 71e2817).
-const joined = (recordset: 'jsonb' | 'json', onConflict: SQL) => (database: Database, batch: StoredReading[]) =>
-  database.query(insertStatement(sql`${sql.raw(`${recordset}_to_recordset(`)}${JSON.stringify(batch)}${sql.raw(`::${recordset})`)}`, onConflict))
+const joined = (recordset: 'jsonb' | 'json', onConflict: SQL) => (database: Database, batch: StoredReading[]) => {
+  const rows = JSON.stringify(batch)
+  return database.query(insertStatement(recordset === 'jsonb' ? sql`jsonb_to_recordset(${rows}::jsonb)` : sql`json_to_recordset(${rows}::json)`, onConflict))
+}
 
 type Variant = { setup: string[]; insert(database: Database, batch: StoredReading[]): Promise<unknown> }
 const VARIANTS = {
