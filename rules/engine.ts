@@ -39,6 +39,9 @@ const LATE: EvaluationResult = { detections: NONE, late: true, cleared: NONE };
 
 export type RuleEngine = ReturnType<typeof createRuleEngine>;
 
+// What `absorb` takes over from another engine: its devices' state and the rules it runs.
+const internals = new WeakMap<object, { devices: Map<string, DeviceState>; rules(): CompiledRule[] }>();
+
 export function createRuleEngine(
   rules: readonly (CompiledRule | RuleInput)[],
   options: RuleEngineOptions = {},
@@ -129,6 +132,10 @@ export function createRuleEngine(
     return out;
   }
 
+  function runningRules(): CompiledRule[] {
+    return [...rulesByType.values()].flat();
+  }
+
   function setRules(next: readonly (CompiledRule | RuleInput)[]): void {
     rulesByType = indexByDeviceType(next);
     epoch += 1;
@@ -144,7 +151,7 @@ export function createRuleEngine(
     }
   }
 
-  return {
+  const engine = {
     evaluate,
     advanceTo,
     /** Clearances found by `advanceTo` (evaluate returns its own). */
@@ -182,7 +189,34 @@ export function createRuleEngine(
     deviceCount(): number {
       return devices.size;
     },
+    /**
+     * Takes over `other`'s rules with the state it built for them: a rule version warmed up on an
+     * engine of its own (from the stored tail) joins the running set without losing what it
+     * learned, and from then on each observation is looked up and clocked once for all rules.
+     * Both engines must have seen the same observations: a device's clock and reorder buffer stay
+     * this engine's, only the rule slots move. `other` is spent afterwards.
+     */
+    absorb(other: object): void {
+      const theirs = internals.get(other);
+      if (!theirs || other === engine) throw new Error("absorb takes another rule engine");
+      for (const device of theirs.devices.values()) {
+        const mine = devices.get(device.id);
+        if (mine) {
+          for (const [key, slot] of device.kept) mine.kept.set(key, slot);
+        } else {
+          // Seen only by the other engine (silent since): its whole state moves, queued here anew.
+          device.heapIndex = -1;
+          device.heapKey = Number.POSITIVE_INFINITY;
+          devices.set(device.id, device);
+        }
+      }
+      const rules = [...runningRules(), ...theirs.rules()];
+      theirs.devices.clear();
+      setRules(rules);
+    },
   };
+  internals.set(engine, { devices, rules: runningRules });
+  return engine;
 }
 
 function indexByDeviceType(

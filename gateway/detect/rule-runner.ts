@@ -1,6 +1,6 @@
 import { and, asc, gte, inArray, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import { ruleKey, type RuleInput } from '../../rules/compile-rule.js'
+import { compileRule, ruleKey, type CompiledRule, type RuleInput } from '../../rules/compile-rule.js'
 import type { Clearance, Detection } from '../../rules/detection.js'
 import { createRuleEngine, type EvaluationResult, type RuleEngine } from '../../rules/engine.js'
 import type { Observation } from '../../rules/observation.js'
@@ -19,15 +19,17 @@ import { replayTail } from './tail-replay.js'
 
 const MIN_LOOKBACK_MS = 3_600_000
 
-// One engine per rule version: a new or changed version warms up from the stored tail on its own
-// while the others keep their state, and is then swapped in between two commits.
-type Running = { key: string; input: RuleInput; engine: RuleEngine }
-
 /**
  * Runs the pure rule engine over committed readings and hands detections and clearances to the
  * ticket side, one at a time and in order, so a device's `opened` always precedes its `updated`.
  * Engine state is derived: a restart or a rule change replays the stored tail, and the detection
  * log makes detections that were already handled no-ops.
+ *
+ * One engine runs every rule version, so a reading is looked up, clocked and scheduled once
+ * however many rules its device type has (an engine per version did it once per rule: 2.6 against
+ * 1.0 µs a reading with the washer's 8 rules and 10,000 devices). A new or changed version warms
+ * up from the stored tail on an engine of its own while the running ones keep their state, and is
+ * then absorbed into the running engine between two commits.
  */
 export function createRuleRunner(opts: {
   database: Database
@@ -41,8 +43,13 @@ export function createRuleRunner(opts: {
 }) {
   const { directory, intake, metrics, log, config } = opts
   const now = opts.now ?? Date.now
-  let running = new Map<string, Running>()
-  let byType = new Map<string, Running[]>()
+  const engineOptions = { allowedLatenessMs: config.latenessMs }
+  // The running versions by key, each compiled once: the engine keeps a rule's state only while it
+  // is given the same compiled rule.
+  let running = new Map<string, { input: RuleInput; compiled: CompiledRule }>()
+  const engine = createRuleEngine([], engineOptions)
+  // Device types with a running rule: readings of other types skip the engine.
+  let ruled = new Set<string>()
   let held: CommittedReading[][] | null = null
   // Ticket changes of one device stay in order (a clearance never overtakes its detection).
   const ticketing = createKeyedQueue({ concurrency: 8, onError: (err) => log.error({ err }, 'could not record a detection or clearance') })
@@ -57,58 +64,61 @@ export function createRuleRunner(opts: {
     for (const c of result.cleared) cleared(c)
   }
 
-  function evaluate(r: StoredObservation & { id: number }, among: Running[] | undefined, device: DeviceProfile, arrivedAt: number) {
-    if (!among?.length) return
+  /** One reading on `on`; undefined when there is nothing to place it at yet (see `placed`). */
+  function evaluate(on: RuleEngine, r: StoredObservation, device: DeviceProfile, arrivedAt: number): EvaluationResult | undefined {
     // A maintenance event means the appliance was serviced: its windows and baselines restart.
-    if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) for (const run of among) run.engine.resetRules(r.deviceId)
-    const observation = toObservation(r, device)
-    let late = false
-    for (const run of among) {
-      const at = placed(observation, r, run.engine, arrivedAt)
-      if (!at) continue
-      const result = run.engine.evaluate(at, arrivedAt)
-      late ||= result.late
-      dispatch(result, device)
-    }
-    if (late) metrics.readingsLate.inc()
+    if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) on.resetRules(r.deviceId)
+    const at = placed(toObservation(r, device), r, on, arrivedAt)
+    return at && on.evaluate(at, arrivedAt)
   }
 
-  function evaluateLive(batch: CommittedReading[], freshAfterId?: { ids: number; fresh: Set<string> }) {
+  /** Live readings, in commit order; `warming` also gets those past what its replay covered. */
+  function evaluateLive(batch: CommittedReading[], warming?: { engine: RuleEngine; types: Set<string>; afterId: number }) {
     for (const r of batch) {
       const device = directory.peek(r.deviceId)
       if (!device) continue
-      const among = byType.get(device.typeId)
-      evaluate(r, freshAfterId && r.id <= freshAfterId.ids ? among?.filter((x) => !freshAfterId.fresh.has(x.key)) : among, device, now())
+      const arrivedAt = now()
+      if (ruled.has(device.typeId)) {
+        const result = evaluate(engine, r, device, arrivedAt)
+        if (result?.late) metrics.readingsLate.inc()
+        if (result) dispatch(result, device)
+      }
+      if (warming && r.id > warming.afterId && warming.types.has(device.typeId)) {
+        const result = evaluate(warming.engine, r, device, arrivedAt)
+        if (result) dispatch(result, device)
+      }
     }
   }
 
-  function index(next: Map<string, Running>) {
+  /** The running set becomes `next`: versions no longer in it stop, and lose their state. */
+  function runOnly(next: Map<string, { input: RuleInput; compiled: CompiledRule }>) {
     running = next
-    byType = new Map()
-    for (const run of next.values()) byType.set(run.input.rule.deviceType, [...(byType.get(run.input.rule.deviceType) ?? []), run])
+    engine.setRules([...next.values()].map((v) => v.compiled))
+    ruled = typesOf(next.values())
   }
 
   /**
-   * Loads the running rule set. Versions not running yet replay the stored tail into their own
-   * engine first, while live readings are held; the held readings then go to every engine —
-   * except readings the replay already gave the new ones — so none is skipped or seen twice by
-   * the same version. On a rule change, detections of episodes that ended within the replayed
-   * tail are dropped: a new version does not open tickets for problems that are already over.
+   * Loads the running rule set. Versions not running yet replay the stored tail into an engine of
+   * their own first, while live readings are held; the held readings then go to the running
+   * engine, and to the new versions only past what the replay gave them, so none is skipped or
+   * seen twice by the same version; then the running engine absorbs the new versions. On a rule
+   * change, detections of episodes that ended within the replayed tail are dropped: a new version
+   * does not open tickets for problems that are already over.
    */
   async function load(startUp: boolean) {
     const wanted = await opts.ruleStore.runningRules()
-    const next = new Map<string, Running>()
-    const fresh: Running[] = []
+    const next = new Map<string, { input: RuleInput; compiled: CompiledRule }>()
+    const fresh: { input: RuleInput; compiled: CompiledRule }[] = []
     for (const input of wanted) {
       const key = ruleKey(input.rule.id, input.version)
       const kept = running.get(key)
       if (kept && JSON.stringify(kept.input) === JSON.stringify(input)) { next.set(key, kept); continue }
-      const run = { key, input, engine: createRuleEngine([input], { allowedLatenessMs: config.latenessMs }) }
-      next.set(key, run)
-      fresh.push(run)
+      const version = { input, compiled: compileRule(input) }
+      next.set(key, version)
+      fresh.push(version)
     }
     if (fresh.length === 0) {
-      index(next)
+      runOnly(next)
       log.info({ rules: next.size }, 'rules loaded')
       return
     }
@@ -116,41 +126,38 @@ export function createRuleRunner(opts: {
     try {
       const [{ max }] = await opts.database.query<{ max: string | null }>(sql`select max(id)::text as max from readings`)
       const upToId = Number(max ?? 0)
-      const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((r) => lookbackMs(r.input.rule.when)))
+      const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((v) => lookbackMs(v.input.rule.when)))
+      const warming = createRuleEngine(fresh.map((v) => v.compiled), engineOptions)
+      const types = typesOf(fresh)
       const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
       const since = new Date(now() - lookback)
       // Repairs are replayed where they happened, so rebuilt state learns from after them again.
       const repairs = await opts.database.db.select({ deviceId: tickets.deviceId, problem: tickets.problem, at: tickets.resolvedAt }).from(tickets)
         .where(and(inArray(tickets.outcome, ['fixed', 'replaced']), gte(tickets.resolvedAt, since))).orderBy(asc(tickets.resolvedAt))
       let nextRepair = 0
-      const replayed = await replayTail(opts.database, { since, upToId, deviceTypes: [...new Set(fresh.map((r) => r.input.rule.deviceType))] }, async (r) => {
+      const replayed = await replayTail(opts.database, { since, upToId, deviceTypes: [...types] }, async (r) => {
         for (; nextRepair < repairs.length && repairs[nextRepair].at! <= r.receivedAt; nextRepair++) {
           const { deviceId, problem } = repairs[nextRepair]
-          if (deviceId) for (const run of fresh) run.engine.resetRules(deviceId, problem)
+          if (deviceId) warming.resetRules(deviceId, problem)
         }
         const device = directory.peek(r.deviceId) ?? await directory.get(r.deviceId)
-        if (!device) return
-        const observation = toObservation(r, device)
-        for (const run of fresh) {
-          if (run.input.rule.deviceType !== device.typeId) continue
-          if (r.kind === 'event' && r.code && device.maintenanceCodes.includes(r.code)) run.engine.resetRules(r.deviceId)
-          const at = placed(observation, r, run.engine, r.receivedAt.getTime())
-          if (!at) continue
-          const result = run.engine.evaluate(at, r.receivedAt.getTime())
-          if (startUp) dispatch(result, device)
-          else {
-            for (const d of result.detections) ongoing.set(`${run.key}\u0000${d.deviceId}`, { d, device })
-            for (const c of result.cleared) ongoing.delete(`${run.key}\u0000${c.deviceId}`)
-          }
-        }
+        if (!device || !types.has(device.typeId)) return
+        const result = evaluate(warming, r, device, r.receivedAt.getTime())
+        if (!result) return
+        if (startUp) return dispatch(result, device)
+        for (const d of result.detections) ongoing.set(`${ruleKey(d.ruleId, d.ruleVersion)}\u0000${d.deviceId}`, { d, device })
+        for (const c of result.cleared) ongoing.delete(`${ruleKey(c.ruleId, c.ruleVersion)}\u0000${c.deviceId}`)
       })
-      for (const { deviceId, problem } of repairs.slice(nextRepair)) if (deviceId) for (const run of fresh) run.engine.resetRules(deviceId, problem)
+      for (const { deviceId, problem } of repairs.slice(nextRepair)) if (deviceId) warming.resetRules(deviceId, problem)
       for (const { d, device } of ongoing.values()) detected(d, device)
-      index(next)
+      runOnly(new Map([...next].filter(([, v]) => !fresh.includes(v))))
       const backlogOfHeld = held
       held = null
-      for (const batch of backlogOfHeld) evaluateLive(batch, { ids: upToId, fresh: new Set(fresh.map((r) => r.key)) })
-      log.info({ rules: next.size, warmed: fresh.map((r) => r.key), replayed, heldBatches: backlogOfHeld.length }, 'rules loaded')
+      for (const batch of backlogOfHeld) evaluateLive(batch, { engine: warming, types, afterId: upToId })
+      engine.absorb(warming)
+      running = next
+      ruled = typesOf(next.values())
+      log.info({ rules: next.size, warmed: fresh.map((v) => v.compiled.key), replayed, heldBatches: backlogOfHeld.length }, 'rules loaded')
     } finally {
       if (held) {
         // The replay failed: go on with the previous set rather than lose the held readings.
@@ -162,16 +169,13 @@ export function createRuleRunner(opts: {
     if (!startUp) tick()
   }
 
-  /** Moves every engine's clock to the wall clock minus the slack: absence rules need time without data. */
+  /** Moves the engine's clock to the wall clock minus the slack: absence rules need time without data. */
   function tick() {
-    const watermark = now() - config.clockSlackMs
-    for (const run of running.values()) {
-      for (const d of run.engine.advanceTo(watermark)) {
-        const device = directory.peek(d.deviceId)
-        if (device) detected(d, device)
-      }
-      for (const c of run.engine.takeCleared()) cleared(c)
+    for (const d of engine.advanceTo(now() - config.clockSlackMs)) {
+      const device = directory.peek(d.deviceId)
+      if (device) detected(d, device)
     }
+    for (const c of engine.takeCleared()) cleared(c)
   }
 
   async function idle() {
@@ -201,7 +205,7 @@ export function createRuleRunner(opts: {
     },
     /** A repair (resolved `fixed` or `replaced`): the rules behind that problem learn afresh. */
     repaired(deviceId: string, problem: string) {
-      for (const run of running.values()) run.engine.resetRules(deviceId, problem)
+      engine.resetRules(deviceId, problem)
     },
     /** Called by the reading writer after each commit, in commit order. */
     onCommitted(batch: CommittedReading[]) {
@@ -213,6 +217,12 @@ export function createRuleRunner(opts: {
 }
 
 export type RuleRunner = ReturnType<typeof createRuleRunner>
+
+function typesOf(versions: Iterable<{ compiled: CompiledRule }>): Set<string> {
+  const types = new Set<string>()
+  for (const v of versions) types.add(v.compiled.rule.deviceType)
+  return types
+}
 
 /**
  * A status stamped on arrival belongs at the device's own event time, not the gateway's clock.

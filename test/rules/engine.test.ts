@@ -3,7 +3,7 @@ import { compileRule } from "../../rules/compile-rule.js";
 import { detectionSchema } from "../../rules/detection.js";
 import { createRuleEngine } from "../../rules/engine.js";
 import type { Observation } from "../../rules/observation.js";
-import { at, drain, MINUTE, summarize, washerRule } from "./fixtures.js";
+import { at, drain, MINUTE, summarize, washerRule, washerRuleWith } from "./fixtures.js";
 
 const evaluateAll = (engine: ReturnType<typeof createRuleEngine>, observations: Observation[]) =>
   observations.flatMap((o) => engine.evaluate(o).detections);
@@ -164,5 +164,28 @@ describe("setRules", () => {
     const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
     engine.setRules([{ rule: washerRule({ mode: "disabled" }), version: 1 }]);
     expect(engine.evaluate(drain(0, 130)).detections).toEqual([]);
+  });
+
+  it("absorbs a rule warmed up on another engine, keeping the state both built", () => {
+    // Running: fires after 10 min above 120. Warming: a second version that needs 20 min.
+    const running = createRuleEngine([{ rule: washerRule({ when: { for: "10m" } }), version: 1 }]);
+    const warming = createRuleEngine([{ rule: washerRule({ when: { for: "20m" } }), version: 2 }]);
+    const silence = createRuleEngine([{ rule: washerRuleWith({ kind: "absence", for: "30m" }, { id: "washer-silent" }), version: 1 }]);
+    for (let m = 0; m <= 8; m++) {
+      running.evaluate(drain(m, 130));
+      warming.evaluate(drain(m, 130));
+    }
+    // A device only the warming engine knows (silent since): its absence is watched afterwards.
+    silence.evaluate(drain(0, 50, { deviceId: "wm-0002" }));
+    running.absorb(warming);
+    running.absorb(silence);
+    const fired = (m: number) => running.evaluate(drain(m, 130)).detections.map((d) => `${d.ruleId}@${d.ruleVersion}:${(d.detectedAt - at(0)) / MINUTE}`);
+    expect(fired(9)).toEqual([]);
+    expect(fired(10)).toEqual(["washer-drain-slow@1:10"]); // its own state kept, not restarted
+    for (let m = 11; m < 20; m++) expect(fired(m)).toEqual([]);
+    expect(fired(20)).toEqual(["washer-drain-slow@2:20"]); // the absorbed state counts from minute 0
+    expect(running.advanceTo(at(31)).map((d) => `${d.ruleId}:${d.deviceId}`)).toEqual(["washer-silent:wm-0002"]);
+    expect(running.deviceCount()).toBe(2);
+    expect(() => running.absorb(running)).toThrow(/another rule engine/);
   });
 });
