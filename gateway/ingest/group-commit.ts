@@ -1,4 +1,6 @@
-type Pending<T, R> = { item: T; resolve(r: R): void; reject(e: unknown): void; at: number }
+/** Called once an item's batch is stored (`null`, its result) or failed (the error). */
+export type Done<R> = (err: unknown, result?: R) => void
+type Pending<T, R> = { item: T; done: Done<R>; at: number }
 
 /**
  * Group commit: callers submit items one by one; while flushes are in flight the next items
@@ -53,10 +55,11 @@ export function createGroupCommit<T, R>(opts: {
           try {
             opts.afterFlush?.(items, outcome.results)
           } finally {
-            batch.forEach((p, i) => p.resolve(outcome.results[i]))
+            for (let i = 0; i < batch.length; i++) answer(batch[i]!, null, outcome.results[i])
           }
         } else {
-          for (const p of batch) p.reject(outcome.error)
+          const error = outcome.error ?? new Error('flush failed')
+          for (const p of batch) answer(p, error)
         }
         active--
         pump()
@@ -69,12 +72,29 @@ export function createGroupCommit<T, R>(opts: {
     }
   }
 
+  function add(item: T, done: Done<R>): void {
+    queue.push({ item, done, at: opts.lingerMs ? performance.now() : 0 })
+    pump()
+  }
+
+  /** A callback that throws must not keep the rest of its batch from their answers. */
+  function answer(p: Pending<T, R>, err: unknown, result?: R) {
+    try {
+      p.done(err, result)
+    } catch (thrown) {
+      queueMicrotask(() => { throw thrown })
+    }
+  }
+
   return {
+    /**
+     * Queues `item`; `done` is called when its batch is flushed. A callback rather than a
+     * promise for the ingest path, which answers a broker's callback: a promise and its
+     * reactions were ~0.5 KB and three microtasks a reading.
+     */
+    add,
     submit(item: T): Promise<R> {
-      return new Promise<R>((resolve, reject) => {
-        queue.push({ item, resolve, reject, at: opts.lingerMs ? performance.now() : 0 })
-        pump()
-      })
+      return new Promise<R>((resolve, reject) => add(item, (err, result) => (err === null ? resolve(result as R) : reject(err))))
     },
     /** Resolves when everything submitted so far has been flushed and handed back. */
     idle(): Promise<void> {

@@ -2,11 +2,10 @@ import type { Logger } from 'pino'
 import type { DeviceDirectory, DeviceProfile } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
 import { decodeMessage, type RejectReason } from './decode.js'
+import type { Done } from './group-commit.js'
 import type { ReadingWriter } from './reading-writer.js'
 
-export type IngestOutcome =
-  | { ok: true; result: 'stored' | 'duplicate' }
-  | { ok: false; reason: RejectReason | 'unknown_device'; detail: string }
+type Refusal = { reason: RejectReason | 'unknown_device'; detail: string }
 
 const TOPIC = /^devices\/([^/]+)\/([^/]+)$/
 
@@ -18,9 +17,10 @@ export function parseDeviceTopic(topic: string): { deviceId: string; channel: st
 
 /**
  * One message from a device, from whichever broker: decode, validate against the device's type,
- * append durably. Resolves once the reading is committed; a rejection is counted, logged without
- * the payload and kept in `rejections`. Throws only when the store itself fails, so the broker
- * withholds the acknowledgement and the device sends again.
+ * append durably. `done` runs once the reading is committed, or at once for a message refused: a
+ * refusal is counted, logged without the payload and kept in `rejections`. `done` gets an error
+ * only when the store itself failed, so the broker withholds the acknowledgement and the device
+ * sends again.
  */
 export function createIngest(opts: {
   directory: DeviceDirectory
@@ -33,34 +33,30 @@ export function createIngest(opts: {
   const { directory, writer, metrics, log } = opts
   const now = opts.now ?? Date.now
 
-  function refuse(deviceId: string | null, topic: string, reason: IngestOutcome & { ok: false }, payload: Buffer): IngestOutcome {
-    metrics.readingsRejected.inc({ reason: reason.reason })
-    log.warn({ deviceId, topic, reason: reason.reason, detail: reason.detail }, 'message refused')
-    writer.recordRejection({ deviceId, topic, reason: reason.reason, detail: reason.detail, payload }).catch((err) => {
+  function refuse(deviceId: string | null, topic: string, refusal: Refusal, payload: Buffer, done: Done<unknown>) {
+    metrics.readingsRejected.inc({ reason: refusal.reason })
+    log.warn({ deviceId, topic, reason: refusal.reason, detail: refusal.detail }, 'message refused')
+    writer.recordRejection({ deviceId, topic, reason: refusal.reason, detail: refusal.detail, payload }).catch((err) => {
       log.error({ err }, 'could not keep a refused message')
     })
-    return reason
+    done(null)
   }
 
-  function store(device: DeviceProfile, deviceId: string, channel: string, topic: string, payload: Buffer): Promise<IngestOutcome> | IngestOutcome {
+  function store(device: DeviceProfile, deviceId: string, channel: string, topic: string, payload: Buffer, done: Done<unknown>) {
     const decoded = decodeMessage(channel, payload, { deviceId, metrics: device.metrics, now: now(), maxFutureMs: opts.maxFutureMs })
-    if (!decoded.ok) return refuse(deviceId, topic, { ok: false, reason: decoded.reason, detail: decoded.detail }, payload)
-    return writer.append(decoded.reading).then((result) => (result === 'stored' ? STORED : DUPLICATE))
+    if (!decoded.ok) return refuse(deviceId, topic, decoded, payload, done)
+    writer.append(decoded.reading, done)
   }
 
   return {
-    // Not async: a known device's reading goes straight to the writer, without extra promise hops.
-    ingest(deviceId: string, channel: string, topic: string, payload: Buffer): Promise<IngestOutcome> {
+    ingest(deviceId: string, channel: string, topic: string, payload: Buffer, done: Done<unknown>): void {
       const known = directory.peek(deviceId)
-      if (known) return Promise.resolve(store(known, deviceId, channel, topic, payload))
-      return directory.get(deviceId).then((device) => device
-        ? store(device, deviceId, channel, topic, payload)
-        : refuse(null, topic, { ok: false, reason: 'unknown_device', detail: `device ${deviceId} is not registered` }, payload))
+      if (known) return store(known, deviceId, channel, topic, payload, done)
+      directory.get(deviceId).then((device) => device
+        ? store(device, deviceId, channel, topic, payload, done)
+        : refuse(null, topic, { reason: 'unknown_device', detail: `device ${deviceId} is not registered` }, payload, done), done)
     },
   }
 }
-
-const STORED: IngestOutcome = Object.freeze({ ok: true, result: 'stored' })
-const DUPLICATE: IngestOutcome = Object.freeze({ ok: true, result: 'duplicate' })
 
 export type Ingest = ReturnType<typeof createIngest>

@@ -97,14 +97,12 @@ export async function startMqttBroker(opts: BrokerOptions) {
           session.channel = channel
         }
       }
-      ingest.ingest(owner, channel, topic, packet.payload as Buffer).then(
-        // A refused message is still acknowledged: resending the same bad bytes can't succeed.
-        () => done(null),
-        (err) => {
-          refuse('store_failed', { device: owner, err: String(err) })
-          done(err)
-        },
-      )
+      // A refused message is still acknowledged: resending the same bad bytes can't succeed.
+      ingest.ingest(owner, channel, topic, packet.payload as Buffer, (err) => {
+        if (err === null) return done(null)
+        refuse('store_failed', { device: owner, err: String(err) })
+        done(err as Error)
+      })
     },
 
     authorizeSubscribe(client, sub, done) {

@@ -21,11 +21,11 @@ export async function startMqttSubscriber(opts: { url: string; ingest: Ingest; l
   client.handleMessage = (packet, done) => {
     const target = parseDeviceTopic(packet.topic)
     if (!target) return done()
-    opts.ingest.ingest(target.deviceId, target.channel, packet.topic, packet.payload as Buffer).then(
-      () => done(),
+    opts.ingest.ingest(target.deviceId, target.channel, packet.topic, packet.payload as Buffer, (err) => {
+      if (err === null) return done()
       // No PUBACK: the broker redelivers once the store is back.
-      (err) => opts.log.error({ err, topic: packet.topic }, 'could not store a message; leaving it unacknowledged'),
-    )
+      opts.log.error({ err, topic: packet.topic }, 'could not store a message; leaving it unacknowledged')
+    })
   }
   await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt subscriber error'))

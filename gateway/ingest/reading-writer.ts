@@ -3,7 +3,7 @@ import { rejections } from '../db/schema.js'
 import { sqlState, type Database } from '../db/database.js'
 import type { Metrics } from '../metrics.js'
 import type { RejectReason, StoredReading } from './decode.js'
-import { createGroupCommit } from './group-commit.js'
+import { createGroupCommit, type Done } from './group-commit.js'
 
 export type CommittedReading = StoredReading & { id: number }
 export type AppendResult = 'stored' | 'duplicate'
@@ -71,8 +71,11 @@ export function createReadingWriter(opts: {
   })
 
   return {
-    /** Hands `reading` over: once stored it is the committed reading, with its `id` set. */
-    append: (reading: StoredReading): Promise<AppendResult> => commits.submit(reading),
+    /**
+     * Hands `reading` over: once stored it is the committed reading, with its `id` set. `done`
+     * runs after the commit (see createGroupCommit's `add`).
+     */
+    append: (reading: StoredReading, done: Done<AppendResult>): void => commits.add(reading, done),
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
     async idle() {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
 import { readings } from '../../gateway/db/schema.js'
 import type { StoredReading } from '../../gateway/ingest/decode.js'
-import { createReadingWriter, positions, type CommittedReading } from '../../gateway/ingest/reading-writer.js'
+import { createReadingWriter, positions, type AppendResult, type CommittedReading, type ReadingWriter } from '../../gateway/ingest/reading-writer.js'
 import { createMetrics } from '../../gateway/metrics.js'
 import { BACKENDS, openTestDatabase } from '../support/databases.js'
 
@@ -11,6 +11,10 @@ const reading = (seq: number, over: Partial<StoredReading> = {}): StoredReading 
   deviceId: 'rw-1', kind: 'telemetry', ts: new Date(Date.UTC(2026, 10, 24, 9, 0, seq)), seq, dedupKey: `s${seq}`,
   metrics: { drain_time_s: 40 + seq }, state: null, code: null, detail: null, ...over,
 })
+
+/** What `append` calls back with, as a promise. */
+const appended = (writer: ReadingWriter, r: StoredReading) =>
+  new Promise<AppendResult>((resolve, reject) => writer.append(r, (err, result) => (err === null ? resolve(result!) : reject(err))))
 
 describe.each(BACKENDS)('reading writer on %s', (backend) => {
   let database: Database
@@ -22,16 +26,16 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     const committed: CommittedReading[][] = []
     // A long linger puts everything submitted below into one batch.
     const writer = createReadingWriter({ database, metrics, maxBatch: 100, lingerMs: 50, onCommitted: (b) => committed.push(b) })
-    await writer.append(reading(1))
+    await appended(writer, reading(1))
     await writer.idle()
 
     const event = reading(3, { kind: 'event', seq: null, dedupKey: 'h-abc', metrics: null, code: 'E21', detail: { door: 'open' } })
     const results = await Promise.all([
-      writer.append(reading(2)),
-      writer.append(reading(1)), // stored by the earlier batch
-      writer.append(event),
-      writer.append(reading(2)), // the same reading twice in one batch
-      writer.append(reading(4, { dedupKey: 's2' })), // the same dedup key at another time: new
+      appended(writer, reading(2)),
+      appended(writer, reading(1)), // stored by the earlier batch
+      appended(writer, event),
+      appended(writer, reading(2)), // the same reading twice in one batch
+      appended(writer, reading(4, { dedupKey: 's2' })), // the same dedup key at another time: new
     ])
     expect(results).toEqual(['stored', 'duplicate', 'stored', 'duplicate', 'stored'])
     expect(committed).toHaveLength(2)
@@ -56,7 +60,7 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     const committed: CommittedReading[] = []
     const writer = createReadingWriter({ database, metrics: createMetrics(), maxBatch: 100, lingerMs: 50, onCommitted: (b) => committed.push(...b) })
     const batch = Array.from({ length: 40 }, (_, i) => reading(100 + i, { deviceId: `rw-ids-${i % 7}`, metrics: { drain_time_s: i } }))
-    expect(await Promise.all(batch.map((r) => writer.append(r)))).toEqual(batch.map(() => 'stored'))
+    expect(await Promise.all(batch.map((r) => appended(writer, r)))).toEqual(batch.map(() => 'stored'))
 
     expect(committed).toHaveLength(40)
     const rows = await database.query<{ id: string; device_id: string; seq: string; drain: number }>(
@@ -74,7 +78,7 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     // Batches of one, two at a time: on PostgreSQL the second copy waits on the first's commit.
     const writer = createReadingWriter({ database, metrics, maxBatch: 1, concurrency: 2, onCommitted: (b) => committed.push(...b) })
     const twin = reading(10, { deviceId: 'rw-2' })
-    const results = await Promise.all([writer.append(twin), writer.append({ ...twin }), writer.append(reading(11, { deviceId: 'rw-2' }))])
+    const results = await Promise.all([appended(writer, twin), appended(writer, { ...twin }), appended(writer, reading(11, { deviceId: 'rw-2' }))])
 
     expect([...results].sort()).toEqual(['duplicate', 'stored', 'stored'])
     expect(committed.map((r) => r.seq).sort()).toEqual([10, 11])
