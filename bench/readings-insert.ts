@@ -4,10 +4,12 @@
  * skipping duplicates only when it fails on the dedup index) against the statements it replaced
  * (the batch as jsonb, joined back to the batch to number the stored rows; the same over the batch
  * as json; the same with ON CONFLICT DO NOTHING on every batch), and that on the layout before
- * migration 0005 (dedup index on device, kind, ts, key plus its own device/ts index).
+ * migration 0005 (dedup index on device, kind, ts, key plus its own device/ts index), and the
+ * B-tree on received_at that migration 0006 replaced with a block range index.
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
- * database's backends per stored row and the ratios. A benchmark, not a test.
+ * database's backends and WAL (the whole server's) per stored row, and the ratios. A benchmark,
+ * not a test.
  *
  *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2]
  */
@@ -44,11 +46,17 @@ const VARIANTS = {
   joined: { setup: [], insert: joined('jsonb', sql``) },
   json: { setup: [], insert: joined('json', sql``) },
   'ON CONFLICT': { setup: [], insert: joined('json', sql`on conflict do nothing`) },
+  'before 0006': {
+    setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
+    insert: insertReadings,
+  },
   'before 0005': {
     setup: [
       'create unique index readings_dedup on readings (device_id, kind, ts, dedup_key)',
       'create index readings_device_ts on readings (device_id, ts)',
       'drop index readings_device_ts_dedup',
+      'drop index readings_received',
+      'create index readings_received on readings (received_at)',
     ],
     insert: joined('json', sql`on conflict do nothing`),
   },
@@ -61,7 +69,13 @@ async function backendCpuUs(database: Database): Promise<number> {
   return rows.reduce((us, { pid }) => us + processCpuUs(pid), 0)
 }
 
-async function measure(name: VariantName): Promise<number> {
+/** WAL written by the whole server so far: nothing else writes much while this runs. */
+async function walBytes(database: Database): Promise<number> {
+  const [row] = await database.query<{ bytes: string }>(sql`select wal_bytes::text as bytes from pg_stat_wal`)
+  return Number(row!.bytes)
+}
+
+async function measure(name: VariantName): Promise<{ cpu: number; wal: number }> {
   const variant: Variant = VARIANTS[name]
   const { url, drop } = await createTestDatabaseUrl()
   const database = await openDatabase({ url, dataDir: 'memory', poolSize: 4 })
@@ -84,9 +98,9 @@ async function measure(name: VariantName): Promise<number> {
       }))
     }
     await write(ROWS / 4) // warm-up: a table that is not empty, statements prepared
-    const before = await backendCpuUs(database)
+    const before = { cpu: await backendCpuUs(database), wal: await walBytes(database) }
     await write(ROWS)
-    return (await backendCpuUs(database) - before) / ROWS
+    return { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
   } finally {
     await database.close()
     await drop()
@@ -94,18 +108,19 @@ async function measure(name: VariantName): Promise<number> {
 }
 
 const names = Object.keys(VARIANTS) as VariantName[]
-const results = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<VariantName, number[]>
+const results = Object.fromEntries(names.map((name) => [name, [] as { cpu: number; wal: number }[]])) as Record<VariantName, { cpu: number; wal: number }[]>
 for (let round = 0; round < Number(flags.rounds); round++) {
   for (const name of names) {
-    const us = await measure(name)
-    results[name].push(us)
-    console.log(`round ${round + 1}  ${name.padEnd(12)} ${us.toFixed(1)} µs of PostgreSQL CPU a stored row`)
+    const r = await measure(name)
+    results[name].push(r)
+    console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU and ${r.wal.toFixed(0)} B of WAL a stored row`)
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-const shipped = mean(results.shipped)
+const of = (name: VariantName) => ({ cpu: mean(results[name].map((r) => r.cpu)), wal: mean(results[name].map((r) => r.wal)) })
+const shipped = of('shipped')
 console.log(`\n${ROWS} rows a round, ${DEVICES} devices, batches of ${BATCH}`)
 for (const name of names.slice(1)) {
-  const other = mean(results[name])
-  console.log(`shipped ${shipped.toFixed(1)} µs/row, ${name} ${other.toFixed(1)} µs/row: ${(shipped / other).toFixed(2)} × the cost`)
+  const other = of(name)
+  console.log(`shipped ${shipped.cpu.toFixed(1)} µs/row, ${name} ${other.cpu.toFixed(1)} µs/row: ${(shipped.cpu / other.cpu).toFixed(2)} × the cost; WAL ${shipped.wal.toFixed(0)} against ${other.wal.toFixed(0)} B/row`)
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
 import { openTestDatabase } from '../support/databases.js'
 
-// readings carries one index beside its key and received_at: the dedup index, ordered so that its
+// readings carries one index beside its key and received_at (a block range index): the dedup index, ordered so that its
 // prefix (device_id, ts) also serves every per-device lookup by event time. Another index would
 // cost PostgreSQL ~3.6 µs a stored row (npm run bench:insert), so a lookup must not need its own.
 describe('readings lookups on PostgreSQL', () => {
@@ -11,9 +11,10 @@ describe('readings lookups on PostgreSQL', () => {
   beforeAll(async () => {
     database = await openTestDatabase('postgres')
     await database.query(sql`
-      insert into readings (device_id, kind, ts, seq, dedup_key, metrics)
+      insert into readings (device_id, kind, ts, seq, dedup_key, metrics, received_at)
       select 'dev-' || (i % 200), case when i % 10 = 0 then 'event' else 'telemetry' end,
-        timestamptz '2026-11-24 00:00:00+00' + i * interval '1 second', i, 's' || i, jsonb_build_object('t', i)
+        timestamptz '2026-11-24 00:00:00+00' + i * interval '1 second', i, 's' || i, jsonb_build_object('t', i),
+        timestamptz '2026-11-24 00:00:00+00' + i * interval '1 second'
       from generate_series(1, 20000) as i`)
     await database.query(sql`analyze readings`)
   })
@@ -32,6 +33,13 @@ describe('readings lookups on PostgreSQL', () => {
     const text = await plan(sql`select * from readings where device_id in ('dev-1', 'dev-2') and ts >= timestamptz '2026-11-24 01:00:00+00'
       and ts < timestamptz '2026-11-24 02:00:00+00' order by ts, id limit 500`)
     expect(text).toMatch(/readings_device_ts_dedup/)
+    expect(text).not.toMatch(/Seq Scan/)
+  })
+
+  it('has the rule tail (received since, by event time) read from the block range index, not every row', async () => {
+    const text = await plan(sql`select * from readings where received_at >= timestamptz '2026-11-24 05:20:00+00' and id <= 20000
+      order by ts, id limit 5000`)
+    expect(text).toMatch(/Bitmap Index Scan on readings_received/)
     expect(text).not.toMatch(/Seq Scan/)
   })
 
