@@ -5,10 +5,14 @@
  *
  *   npm run bench:rules -- [--devices 10000] [--rules 10] [--readings 100]
  *
+ * Last, the default catalogue's washer rules on one engine, as the gateway's rule runner runs its
+ * running set, against an engine per rule (as it did until 2dfe022), per reading.
+ *
  * Memory is read from `process.memoryUsage()` (heapUsed + arrayBuffers) after a full collection, so the script
  * re-executes itself under `node --expose-gc --import tsx` when `gc` is not available.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createRuleEngine } from "../rules/engine.js";
@@ -182,3 +186,31 @@ for (const upTo of [40, 200, 600, 1200]) {
   console.log(`  after ${pad(fmt(upTo), 5)} minutes (${pad(fmt(upTo / 20), 3)} windows): ${pad(fmt(bytes), 6)} B per device per rule`);
 }
 if (engine.deviceCount() !== GROWTH_DEVICES) throw new Error("every device should have been seen");
+
+// The default catalogue's washer rules as the gateway runs them: one engine for all, against one
+// engine per rule, each looking the device up, clocking and scheduling it on its own.
+const washerRules = (JSON.parse(readFileSync(new URL("../catalogue/rules/washer.json", import.meta.url), "utf8")) as unknown[])
+  .map((rule) => ({ version: 1, rule: ruleDocumentSchema.parse(rule) }));
+function washerReading(d: number, minute: number): Observation {
+  const noise = (d * 7919 + minute * 104_729) % 41;
+  return {
+    kind: "telemetry", deviceId: deviceIds[d]!, deviceType: "washer", ts: T0 + minute * MINUTE + d,
+    metrics: { drain_time_s: 40 + noise, motor_current_a: 4 + (noise % 7), water_temp_c: 30 + noise },
+  };
+}
+function nsPerReading(engines: ReturnType<typeof createRuleEngine>[], readings: number): number {
+  const start = process.hrtime.bigint();
+  for (let minute = 0; minute < readings; minute++) {
+    for (let d = 0; d < DEVICES; d++) {
+      const o = washerReading(d, minute);
+      for (const engine of engines) engine.evaluate(o, o.ts);
+    }
+  }
+  return Number(process.hrtime.bigint() - start) / (readings * DEVICES);
+}
+console.log(`\nthe catalogue's ${washerRules.length} washer rules, ${fmt(DEVICES)} devices, ${READINGS} readings each (ns a reading):`);
+for (let round = 1; round <= 3; round++) {
+  const one = nsPerReading([createRuleEngine(washerRules)], READINGS);
+  const each = nsPerReading(washerRules.map((r) => createRuleEngine([r])), READINGS);
+  console.log(`  round ${round}: one engine ${fmt(one)}, an engine per rule ${fmt(each)}: ${(one / each).toFixed(2)} × the time`);
+}
