@@ -3,8 +3,10 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import postgresClient from 'postgres'
 import { startFlags } from '../../bench/systems/precall.js'
 import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
+import { TEST_DATABASE_URL } from '../support/databases.js'
 
 // No Docker engine in CI: these checks keep docker-compose.yml and the Dockerfile in step with
 // the code they deploy, so a renamed variable or a moved folder fails here instead of in production.
@@ -14,6 +16,7 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8')
 
 type Service = {
   image?: string
+  command?: string | string[]
   build?: string | { context?: string }
   depends_on?: string[] | Record<string, { condition?: string }>
   environment?: string[] | Record<string, string | number | boolean | null>
@@ -137,6 +140,31 @@ describe('docker-compose.yml', () => {
     expect(data?.source).toBeTruthy()
     expect(Object.keys(compose.volumes ?? {})).toContain(data?.source)
     expect([postgres.healthcheck?.test].flat().join(' ')).toContain('pg_isready')
+  })
+
+  it('passes PostgreSQL only settings that PostgreSQL 15 has, with values in their range', async () => {
+    const args = [postgres.command ?? []].flat()
+    expect(args[0]).toBe('postgres')
+    const settings = args.slice(1).flatMap((arg, i, all) => (all[i - 1] === '-c' ? [arg.split('=') as [string, string]] : []))
+    expect(settings.length).toBeGreaterThan(0)
+    const sql = postgresClient(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
+    try {
+      for (const [name, value] of settings) {
+        const [known] = await sql<{ unit: string; min: string; max: string }[]>`
+          select unit, min_val as min, max_val as max from pg_settings where name = ${name}`
+        expect(known, `${name} is not a PostgreSQL setting`).toBeDefined()
+        // Sizes only so far: the value in the setting's own unit (MB for max_wal_size).
+        const size = /^(\d+)(kB|MB|GB)$/.exec(value)
+        expect(size, `${name}=${value} is not a size`).not.toBeNull()
+        const inKb = Number(size![1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[size![2] as 'kB' | 'MB' | 'GB']
+        const unitKb = { kB: 1, '8kB': 8, MB: 1024 }[known!.unit as 'kB' | '8kB' | 'MB']
+        expect(unitKb, `${name} is measured in ${known!.unit}`).toBeDefined()
+        expect(inKb / unitKb).toBeGreaterThanOrEqual(Number(known!.min))
+        expect(inKb / unitKb).toBeLessThanOrEqual(Number(known!.max))
+      }
+    } finally {
+      await sql.end()
+    }
   })
 
   it('starts the gateway only once postgres is healthy', () => {
