@@ -189,6 +189,14 @@ export function createRuleEngine(
     deviceCount(): number {
       return devices.size;
     },
+    /** Whether any rule runs for devices of `deviceType` (disabled rules do not). */
+    covers(deviceType: string): boolean {
+      return rulesByType.has(deviceType);
+    },
+    /** The device types some rule runs for. */
+    deviceTypes(): string[] {
+      return [...rulesByType.keys()];
+    },
     /**
      * Takes over `other`'s rules with the state it built for them: a rule version warmed up on an
      * engine of its own (from the stored tail) joins the running set without losing what it

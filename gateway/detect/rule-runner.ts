@@ -51,8 +51,6 @@ export function createRuleRunner(opts: {
   const engineOptions = { allowedLatenessMs: config.latenessMs }
   let running = new Map<string, Version>()
   const engine = createRuleEngine([], engineOptions)
-  // Device types with a running rule: readings of other types skip the engine.
-  let ruled = new Set<string>()
   let held: CommittedReading[][] | null = null
   // Ticket changes of one device stay in order (a clearance never overtakes its detection).
   const ticketing = createKeyedQueue({ concurrency: 8, onError: (err) => log.error({ err }, 'could not record a detection or clearance') })
@@ -75,18 +73,23 @@ export function createRuleRunner(opts: {
     return at && on.evaluate(at, arrivedAt)
   }
 
-  /** Live readings, in commit order; `warming` also gets those past what its replay covered. */
-  function evaluateLive(batch: CommittedReading[], warming?: { engine: RuleEngine; types: Set<string>; afterId: number }) {
+  /**
+   * Live readings, in commit order; `warming` also gets those past what its replay covered.
+   * Readings of a device type no rule covers skip the engine, which would otherwise keep state
+   * for them.
+   */
+  function evaluateLive(batch: CommittedReading[], warming?: { engine: RuleEngine; afterId: number }) {
+    // The whole batch reached the rules now.
+    const arrivedAt = now()
     for (const r of batch) {
       const device = directory.peek(r.deviceId)
       if (!device) continue
-      const arrivedAt = now()
-      if (ruled.has(device.typeId)) {
+      if (engine.covers(device.typeId)) {
         const result = evaluate(engine, r, device, arrivedAt)
         if (result?.late) metrics.readingsLate.inc()
         if (result) dispatch(result, device)
       }
-      if (warming && r.id > warming.afterId && warming.types.has(device.typeId)) {
+      if (warming && r.id > warming.afterId && warming.engine.covers(device.typeId)) {
         const result = evaluate(warming.engine, r, device, arrivedAt)
         if (result) dispatch(result, device)
       }
@@ -97,7 +100,6 @@ export function createRuleRunner(opts: {
   function runOnly(next: Map<string, Version>) {
     running = next
     engine.setRules([...next.values()].map((v) => v.compiled))
-    ruled = typesOf(next.values())
   }
 
   /**
@@ -111,11 +113,16 @@ export function createRuleRunner(opts: {
   async function load(startUp: boolean) {
     const wanted = await opts.ruleStore.runningRules()
     const next = new Map<string, Version>()
+    const kept = new Map<string, Version>()
     const fresh: Version[] = []
     for (const input of wanted) {
       const key = ruleKey(input.rule.id, input.version)
-      const kept = running.get(key)
-      if (kept && JSON.stringify(kept.input) === JSON.stringify(input)) { next.set(key, kept); continue }
+      const current = running.get(key)
+      if (current && JSON.stringify(current.input) === JSON.stringify(input)) {
+        next.set(key, current)
+        kept.set(key, current)
+        continue
+      }
       const version = { input, compiled: compileRule(input) }
       next.set(key, version)
       fresh.push(version)
@@ -131,20 +138,19 @@ export function createRuleRunner(opts: {
       const upToId = Number(max ?? 0)
       const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((v) => lookbackMs(v.input.rule.when)))
       const warming = createRuleEngine(fresh.map((v) => v.compiled), engineOptions)
-      const types = typesOf(fresh)
       const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
       const since = new Date(now() - lookback)
       // Repairs are replayed where they happened, so rebuilt state learns from after them again.
       const repairs = await opts.database.db.select({ deviceId: tickets.deviceId, problem: tickets.problem, at: tickets.resolvedAt }).from(tickets)
         .where(and(inArray(tickets.outcome, ['fixed', 'replaced']), gte(tickets.resolvedAt, since))).orderBy(asc(tickets.resolvedAt))
       let nextRepair = 0
-      const replayed = await replayTail(opts.database, { since, upToId, deviceTypes: [...types] }, async (r) => {
+      const replayed = await replayTail(opts.database, { since, upToId, deviceTypes: warming.deviceTypes() }, async (r) => {
         for (; nextRepair < repairs.length && repairs[nextRepair].at! <= r.receivedAt; nextRepair++) {
           const { deviceId, problem } = repairs[nextRepair]
           if (deviceId) warming.resetRules(deviceId, problem)
         }
         const device = directory.peek(r.deviceId) ?? await directory.get(r.deviceId)
-        if (!device || !types.has(device.typeId)) return
+        if (!device || !warming.covers(device.typeId)) return
         const result = evaluate(warming, r, device, r.receivedAt.getTime())
         if (!result) return
         if (startUp) return dispatch(result, device)
@@ -153,13 +159,12 @@ export function createRuleRunner(opts: {
       })
       for (const { deviceId, problem } of repairs.slice(nextRepair)) if (deviceId) warming.resetRules(deviceId, problem)
       for (const { d, device } of ongoing.values()) detected(d, device)
-      runOnly(new Map([...next].filter(([, v]) => !fresh.includes(v))))
+      runOnly(kept)
       const backlogOfHeld = held
       held = null
-      for (const batch of backlogOfHeld) evaluateLive(batch, { engine: warming, types, afterId: upToId })
+      for (const batch of backlogOfHeld) evaluateLive(batch, { engine: warming, afterId: upToId })
       engine.absorb(warming)
       running = next
-      ruled = typesOf(next.values())
       log.info({ rules: next.size, warmed: fresh.map((v) => v.compiled.key), replayed, heldBatches: backlogOfHeld.length }, 'rules loaded')
     } finally {
       if (held) {
@@ -220,12 +225,6 @@ export function createRuleRunner(opts: {
 }
 
 export type RuleRunner = ReturnType<typeof createRuleRunner>
-
-function typesOf(versions: Iterable<Version>): Set<string> {
-  const types = new Set<string>()
-  for (const v of versions) types.add(v.compiled.rule.deviceType)
-  return types
-}
 
 /**
  * A status stamped on arrival belongs at the device's own event time, not the gateway's clock.

@@ -162,8 +162,10 @@ describe("setRules", () => {
 
   it("stops evaluating a rule that becomes disabled", () => {
     const engine = createRuleEngine([{ rule: washerRule(), version: 1 }]);
+    expect([engine.covers("washer"), engine.covers("fridge"), engine.deviceTypes()]).toEqual([true, false, ["washer"]]);
     engine.setRules([{ rule: washerRule({ mode: "disabled" }), version: 1 }]);
     expect(engine.evaluate(drain(0, 130)).detections).toEqual([]);
+    expect([engine.covers("washer"), engine.deviceTypes()]).toEqual([false, []]);
   });
 
   it("absorbs a rule warmed up on another engine, keeping the state both built", () => {
