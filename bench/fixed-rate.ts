@@ -7,8 +7,7 @@
  *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1] [--profile DIR]
  *                          [--checkpoint] [--node-arg FLAG]… [--log FILE]
  *
- * Also per round: WAL bytes and full-page images a reading (PostgreSQL's `pg_stat_wal`, the whole
- * server). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
+ * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
  * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
  * flag to the gateway's node (`--node-arg=--trace-gc`), `--log` keeps what the gateway prints.
  *
@@ -24,7 +23,7 @@ import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
 import { withPrecallAtRate } from './fixed-load.js'
-import { postgresCpuUs, processCpuUs, startCpuMeter } from './process-stats.js'
+import { postgresCpuUs, processCpuUs, startCpuMeter, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -50,10 +49,7 @@ if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) 
 const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devices}-devices-${rate}-qos${qos}-${Date.now()}.cpuprofile`)
 if (flags.profile) mkdirSync(flags.profile, { recursive: true })
 const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
-const wal = async () => {
-  const [row] = await admin<{ bytes: string; fpi: string }[]>`select wal_bytes::text as bytes, wal_fpi::text as fpi from pg_stat_wal`
-  return { bytes: Number(row!.bytes), fpi: Number(row!.fpi) }
-}
+const wal = async () => walWritten((await admin.unsafe(WAL_WRITTEN))[0]!)
 await withPrecallAtRate({
   devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
   nodeArgs: flags['node-arg'], logFile: flags.log && path.resolve(flags.log),

@@ -60,3 +60,12 @@ export function postgresCpuUs(): number {
   }
   return total
 }
+
+/**
+ * WAL the whole PostgreSQL server has written so far, read with either client: bytes from the WAL
+ * insert position, exact at once; full-page images from `pg_stat_wal`, which each backend updates
+ * at most once a second, so a short measurement can miss the last second of them (its bytes read
+ * 0 B a row for a 0.2 s round of `bench:insert`).
+ */
+export const WAL_WRITTEN = `select (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text as bytes, wal_fpi::text as fpi from pg_stat_wal`
+export const walWritten = (row: Record<string, unknown>) => ({ bytes: Number(row.bytes), fpi: Number(row.fpi) })

@@ -19,7 +19,7 @@ import { openDatabase, type Database } from '../gateway/db/database.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
 import { insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
-import { processCpuUs } from './process-stats.js'
+import { processCpuUs, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -69,11 +69,8 @@ async function backendCpuUs(database: Database): Promise<number> {
   return rows.reduce((us, { pid }) => us + processCpuUs(pid), 0)
 }
 
-/** WAL written by the whole server so far: nothing else writes much while this runs. */
-async function walBytes(database: Database): Promise<number> {
-  const [row] = await database.query<{ bytes: string }>(sql`select wal_bytes::text as bytes from pg_stat_wal`)
-  return Number(row!.bytes)
-}
+// The whole server's WAL: nothing else writes much while this runs.
+const walBytes = async (database: Database) => walWritten((await database.query(sql.raw(WAL_WRITTEN)))[0]!).bytes
 
 async function measure(name: VariantName): Promise<{ cpu: number; wal: number }> {
   const variant: Variant = VARIANTS[name]
