@@ -83,7 +83,7 @@ async function measure(name: VariantName): Promise<{ cpu: number; wal: number }>
     const batch = (): StoredReading[] => Array.from({ length: BATCH }, () => {
       seq++
       return {
-        deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: new Date(t0 + seq * 10), seq, dedupKey: `s${seq}`,
+        deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: t0 + seq * 10, seq, dedupKey: `s${seq}`,
         metrics: { temp_c: 40 + (seq % 10), rpm: 1200, vibration_g: 0.3 }, state: null, code: null, detail: null,
       }
     })

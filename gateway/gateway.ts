@@ -89,7 +89,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       runner.onCommitted(batch)
       for (const r of batch) {
         if (r.kind === 'status' && r.state) {
-          fleet.setDeviceStatus(r.deviceId, r.state, r.ts).catch((err) => log.warn({ err }, 'could not update device status'))
+          fleet.setDeviceStatus(r.deviceId, r.state, new Date(r.ts)).catch((err) => log.warn({ err }, 'could not update device status'))
         }
       }
     },

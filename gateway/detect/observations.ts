@@ -2,13 +2,14 @@ import type { EventObservation, Observation, StatusObservation, TelemetryObserva
 import type { DeviceProfile } from '../fleet/device-directory.js'
 import type { CommittedReading } from '../ingest/reading-writer.js'
 
-export type StoredObservation = Pick<CommittedReading, 'deviceId' | 'ts' | 'seq' | 'metrics' | 'state' | 'code' | 'detail'> & { kind: string }
+/** A reading just committed (event time in epoch ms) or one read back from `readings` (a Date). */
+export type StoredObservation = Pick<CommittedReading, 'deviceId' | 'seq' | 'metrics' | 'state' | 'code' | 'detail'> & { kind: string; ts: number | Date }
 type Attributes = Pick<DeviceProfile, 'typeId' | 'attributes'>
 
 /** A stored reading as the rule engine sees it, with the device attributes rules select on. */
 export function toObservation(r: StoredObservation, device: Attributes): Observation {
   // Built field by field rather than by spreading: this runs for every reading.
-  const ts = r.ts.getTime()
+  const ts = typeof r.ts === 'number' ? r.ts : r.ts.getTime()
   if (r.kind === 'event') {
     const o: EventObservation = { kind: 'event', deviceId: r.deviceId, deviceType: device.typeId, ts, device: device.attributes, code: r.code ?? '' }
     if (r.seq !== null) o.seq = r.seq

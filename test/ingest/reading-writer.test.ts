@@ -8,7 +8,7 @@ import { createMetrics } from '../../gateway/metrics.js'
 import { BACKENDS, openTestDatabase } from '../support/databases.js'
 
 const reading = (seq: number, over: Partial<StoredReading> = {}): StoredReading => ({
-  deviceId: 'rw-1', kind: 'telemetry', ts: new Date(Date.UTC(2026, 10, 24, 9, 0, seq)), seq, dedupKey: `s${seq}`,
+  deviceId: 'rw-1', kind: 'telemetry', ts: Date.UTC(2026, 10, 24, 9, 0, seq) + 100 * seq + 7, seq, dedupKey: `s${seq}`,
   metrics: { drain_time_s: 40 + seq }, state: null, code: null, detail: null, ...over,
 })
 
@@ -40,15 +40,18 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     expect(results).toEqual(['stored', 'duplicate', 'stored', 'duplicate', 'stored'])
     expect(committed).toHaveLength(2)
     const [second] = committed.slice(1)
-    expect(second.map((r) => [r.kind, r.dedupKey, r.ts.toISOString()])).toEqual([
-      ['telemetry', 's2', '2026-11-24T09:00:02.000Z'],
-      ['event', 'h-abc', '2026-11-24T09:00:03.000Z'],
-      ['telemetry', 's2', '2026-11-24T09:00:04.000Z'],
+    expect(second.map((r) => [r.kind, r.dedupKey, new Date(r.ts).toISOString()])).toEqual([
+      ['telemetry', 's2', '2026-11-24T09:00:02.207Z'],
+      ['event', 'h-abc', '2026-11-24T09:00:03.307Z'],
+      ['telemetry', 's2', '2026-11-24T09:00:04.407Z'],
     ])
 
     // Each committed reading carries the id the database gave it.
-    const rows = await database.db.select({ id: readings.id, kind: readings.kind, seq: readings.seq, detail: readings.detail }).from(readings).orderBy(asc(readings.id))
+    const rows = await database.db.select({ id: readings.id, ts: readings.ts, seq: readings.seq, detail: readings.detail }).from(readings).orderBy(asc(readings.id))
     expect(rows.map((r) => r.id)).toEqual([committed[0][0].id, ...second.map((r) => r.id)])
+    // Event time is stored to the millisecond, by the plain insert (the first batch) and by the
+    // retry that skips duplicates (the second).
+    expect(rows.map((r) => r.ts.toISOString())).toEqual(['2026-11-24T09:00:01.107Z', '2026-11-24T09:00:02.207Z', '2026-11-24T09:00:03.307Z', '2026-11-24T09:00:04.407Z'])
     expect(rows.map((r) => r.seq)).toEqual([1, 2, null, 4])
     expect(rows[2].detail).toEqual({ door: 'open' })
     expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(2)
