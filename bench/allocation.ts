@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { withPrecallAtRate } from './fixed-load.js'
+import { withSystemAtRate } from './fixed-load.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,7 +45,7 @@ type Node = { callFrame: { functionName: string; url: string }; selfSize: number
 const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
 const profileFile = path.join(dir, 'allocation.json')
 try {
-  await withPrecallAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: flags.live ? 'live' : 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
+  await withSystemAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: flags.live ? 'live' : 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
     await sleep(500)
     const before = await system.processed()
     profiler.start()

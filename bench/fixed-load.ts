@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { connectFleet, runLoad, type LoadResult } from '../device-sim/load-generator.js'
 import { stopAll } from './child-process.js'
 import { startFaultClock, type FaultClock } from './fault-clock.js'
-import { startPrecall } from './systems/precall.js'
+import { SYSTEMS, type SystemName } from './systems/registry.js'
 import type { SystemUnderTest } from './systems/system.js'
 
 const WARM_UP_SECONDS = 5
@@ -16,26 +16,27 @@ export type Profiling = { kind: 'allocation' | 'live' | 'cpu'; file: string }
 export type Profiler = { start(): void; stop(): Promise<unknown> }
 
 /**
- * precall on PostgreSQL, `devices` connected, warmed up for 5 s at `rate` readings/s (QoS 1 unless told,
- * `faults` a second from the bench's fault clock); `body` then loads it at that rate as often as it
- * likes. Stops everything it started, however `body` ends. For the benchmarks that hold one rate.
- * With `profile`, the gateway runs with a profiler that `body` starts and stops around what it
- * measures; `nodeArgs` go to the gateway's node after `npm start`'s own (`--trace-gc`, say), and
- * `logFile` gets everything the gateway prints.
+ * A system of the bench (precall on PostgreSQL unless told), `devices` connected, warmed up for 5 s
+ * at `rate` readings/s (QoS 1 unless told, `faults` a second from the bench's fault clock); `body`
+ * then loads it at that rate as often as it likes. Stops everything it started, however `body`
+ * ends. For the benchmarks that hold one rate. With `profile`, the gateway runs with a profiler
+ * that `body` starts and stops around what it measures; `nodeArgs` go to the gateway's node after
+ * `npm start`'s own (`--trace-gc`, say), and `logFile` gets everything the gateway prints (those
+ * three are precall's alone).
  */
-export async function withPrecallAtRate<T>(
-  opts: { devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
+export async function withSystemAtRate<T>(
+  opts: { system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
   try {
     const profile = opts.profile
-    const system = await startPrecall({
+    const system = await SYSTEMS[opts.system ?? 'precall-pg'].start({
       devices: opts.devices, alertUrl: clock.url,
       nodeArgs: [...(opts.nodeArgs ?? []), ...(profile ? ['--require', PROFILER] : [])],
       env: profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {},
       logFile: opts.logFile,
-    }, 'postgres')
+    })
     const [pid] = system.pids
     const profiler: Profiler = {
       start: () => { process.kill(pid, 'SIGUSR2') },

@@ -4,8 +4,13 @@
  * the gateway's process and PostgreSQL's (CPU from /proc), everything but this process (as the
  * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
  *
- *   npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1] [--profile DIR]
- *                          [--checkpoint] [--node-arg FLAG]… [--log FILE]
+ *   npm run bench:fixed -- [--system precall-pg] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1]
+ *                          [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]
+ *
+ * `--system` loads another system of `npm run bench` instead (ceiling, precall-pglite,
+ * mosquitto-pg, node-red): the same figures, with the system's own processes in place of the
+ * gateway's, so what a reading costs precall and what it costs, say, bare aedes can be compared at
+ * the same load, where the stepped run compares each at its own maximum.
  *
  * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
  * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
@@ -22,11 +27,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
-import { withPrecallAtRate } from './fixed-load.js'
+import { withSystemAtRate } from './fixed-load.js'
+import { SYSTEMS, type SystemName } from './systems/registry.js'
 import { postgresCpuUs, processCpuUs, startCpuMeter, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
+    system: { type: 'string', default: 'precall-pg' },
     devices: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '10' },
@@ -41,8 +48,15 @@ const { values: flags } = parseArgs({
 })
 const [devices, rate, seconds, rounds, faults] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults].map(Number)
 const qos = flags.qos === '0' ? 0 : flags.qos === '1' ? 1 : undefined
-if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0) || qos === undefined) {
-  console.error('usage: npm run bench:fixed -- [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]')
+const systemName = flags.system as SystemName
+if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0) || qos === undefined || !Object.hasOwn(SYSTEMS, systemName)) {
+  console.error(`usage: npm run bench:fixed -- [--system ${Object.keys(SYSTEMS).join('|')}] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]`)
+  process.exit(2)
+}
+const { label, alerts } = SYSTEMS[systemName]
+const precall = systemName.startsWith('precall')
+if (!precall && (flags.profile || flags['node-arg'].length > 0 || flags.log)) {
+  console.error(`--profile, --node-arg and --log are for precall's gateway; ${label} takes none of them`)
   process.exit(2)
 }
 // --profile: a V8 CPU profile of the gateway over the rounds only (npm run bench:profile reads it).
@@ -50,33 +64,34 @@ const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devi
 if (flags.profile) mkdirSync(flags.profile, { recursive: true })
 const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
 const wal = async () => walWritten((await admin.unsafe(WAL_WRITTEN))[0]!)
-await withPrecallAtRate({
-  devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
+await withSystemAtRate({
+  system: systemName, devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
   nodeArgs: flags['node-arg'], logFile: flags.log && path.resolve(flags.log),
 }, async ({ system, clock, load, profiler }) => {
-  const [pid] = system.pids
-  console.log(`precall on PostgreSQL, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
+  // Every process of the system (Mosquitto and its subscriber, say); PostgreSQL is counted apart.
+  const systemCpuUs = () => system.pids.reduce((us, pid) => us + processCpuUs(pid), 0)
+  console.log(`${label}, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   if (profileFile) profiler.start()
   let measured = 0
   for (let round = 1; round <= rounds; round++) {
     await sleep(1000)
     clock.reset()
     if (flags.checkpoint) await admin`checkpoint`
-    const before = { handled: await system.processed(), gateway: processCpuUs(pid), postgres: postgresCpuUs(), wal: await wal() }
+    const before = { handled: await system.processed(), own: systemCpuUs(), postgres: postgresCpuUs(), wal: await wal() }
     const machine = startCpuMeter()
     const result = await load(seconds)
     await sleep(500)
     const handled = (await system.processed()) - before.handled
     measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
-    const [gateway, database, all] = [processCpuUs(pid) - before.gateway, postgresCpuUs() - before.postgres, machine.read()]
+    const [own, database, all] = [systemCpuUs() - before.own, postgresCpuUs() - before.postgres, machine.read()]
     const after = await wal()
     await sleep(500)
     const f = clock.reset()
-    console.log(`round ${round}: ${handled} readings; µs a reading: gateway ${perReading(gateway)}, PostgreSQL ${perReading(database)}, ` +
+    const faultFigures = alerts ? `; fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})` : ''
+    console.log(`round ${round}: ${handled} readings; µs a reading: ${precall ? 'gateway' : 'system'} ${perReading(own)}, PostgreSQL ${perReading(database)}, ` +
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
-      `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms; ` +
-      `fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})`)
+      `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms${faultFigures}`)
   }
   if (profileFile) {
     await profiler.stop()
