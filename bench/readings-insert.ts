@@ -5,11 +5,14 @@
  * (the batch as jsonb, joined back to the batch to number the stored rows; the same over the batch
  * as json; the same with ON CONFLICT DO NOTHING on every batch), and that on the layout before
  * migration 0005 (dedup index on device, kind, ts, key plus its own device/ts index), and the
- * B-tree on received_at that migration 0006 replaced with a block range index.
+ * B-tree on received_at that migration 0006 replaced with a block range index; and the shipped
+ * statement with event time as a Date, serialised to ISO text and parsed by PostgreSQL (until
+ * 8e063e7; its batches are built with Dates, as decode made them).
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
- * database's backends and WAL (the whole server's) per stored row, and the ratios. A benchmark,
- * not a test.
+ * database's backends and WAL (the whole server's) per stored row, the CPU of this process (the
+ * client: building the batches, serialising them, the driver) per row, and the ratios. A
+ * benchmark, not a test.
  *
  *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2]
  */
@@ -35,20 +38,31 @@ const BATCH = Number(flags.batch)
 
 // The statements the shipped one replaced: joined back to the batch (until 2026-12-06), over the
 // batch as json, plain or with ON CONFLICT DO NOTHING on every batch (until 3a4883c and 71e2817).
-const joined = (recordset: 'jsonb' | 'json', onConflict: SQL) => (database: Database, batch: StoredReading[]) => {
+const joined = (recordset: 'jsonb' | 'json', onConflict: SQL) => (database: Database, batch: BenchReading[]) => {
   const rows = JSON.stringify(batch)
   return database.query(insertStatement(recordset === 'jsonb' ? sql`jsonb_to_recordset(${rows}::jsonb)` : sql`json_to_recordset(${rows}::json)`, onConflict))
 }
 
-type Variant = { setup: string[]; insert(database: Database, batch: StoredReading[]): Promise<unknown> }
+// Event time as the writer sent it until 8e063e7: a Date, which JSON.stringify writes as ISO text.
+type BenchReading = Omit<StoredReading, 'ts'> & { ts: number | Date }
+const asDate = (database: Database, batch: BenchReading[]) => database.query(sql`
+  insert into readings (device_id, kind, ts, seq, dedup_key, metrics, state, code, detail)
+  select device_id, kind, ts, seq, dedup_key, metrics, state, code, detail from rows from (jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)
+    as ("deviceId" text, kind text, ts timestamptz, seq bigint, "dedupKey" text, metrics jsonb, state text, code text, detail jsonb))
+    with ordinality as x(device_id, kind, ts, seq, dedup_key, metrics, state, code, detail, n)
+  order by n
+  returning id, device_id, dedup_key`)
+
+type Variant = { setup: string[]; dates?: true; insert(database: Database, batch: BenchReading[]): Promise<unknown> }
 const VARIANTS = {
-  shipped: { setup: [], insert: insertReadings },
+  shipped: { setup: [], insert: (database, batch) => insertReadings(database, batch as StoredReading[]) },
+  'Date ts': { setup: [], dates: true, insert: asDate },
   joined: { setup: [], insert: joined('jsonb', sql``) },
   json: { setup: [], insert: joined('json', sql``) },
   'ON CONFLICT': { setup: [], insert: joined('json', sql`on conflict do nothing`) },
   'before 0006': {
     setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
-    insert: insertReadings,
+    insert: (database, batch) => insertReadings(database, batch as StoredReading[]),
   },
   'before 0005': {
     setup: [
@@ -72,7 +86,9 @@ async function backendCpuUs(database: Database): Promise<number> {
 // The whole server's WAL: nothing else writes much while this runs.
 const walBytes = async (database: Database) => walWritten((await database.query(sql.raw(WAL_WRITTEN)))[0]!).bytes
 
-async function measure(name: VariantName): Promise<{ cpu: number; wal: number }> {
+type Figures = { cpu: number; client: number; wal: number }
+
+async function measure(name: VariantName): Promise<Figures> {
   const variant: Variant = VARIANTS[name]
   const { url, drop } = await createTestDatabaseUrl()
   const database = await openDatabase({ url, dataDir: 'memory', poolSize: 4 })
@@ -80,10 +96,10 @@ async function measure(name: VariantName): Promise<{ cpu: number; wal: number }>
     for (const statement of variant.setup) await database.query(sql.raw(statement))
     const t0 = Date.UTC(2026, 10, 24)
     let seq = 0
-    const batch = (): StoredReading[] => Array.from({ length: BATCH }, () => {
+    const batch = (): BenchReading[] => Array.from({ length: BATCH }, () => {
       seq++
       return {
-        deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: t0 + seq * 10, seq, dedupKey: `s${seq}`,
+        deviceId: `dev-${seq % DEVICES}`, kind: 'telemetry', ts: variant.dates ? new Date(t0 + seq * 10) : t0 + seq * 10, seq, dedupKey: `s${seq}`,
         metrics: { temp_c: 40 + (seq % 10), rpm: 1200, vibration_g: 0.3 }, state: null, code: null, detail: null,
       }
     })
@@ -96,8 +112,10 @@ async function measure(name: VariantName): Promise<{ cpu: number; wal: number }>
     }
     await write(ROWS / 4) // warm-up: a table that is not empty, statements prepared
     const before = { cpu: await backendCpuUs(database), wal: await walBytes(database) }
+    const client = process.cpuUsage()
     await write(ROWS)
-    return { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
+    const { user, system } = process.cpuUsage(client)
+    return { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, client: (user + system) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
   } finally {
     await database.close()
     await drop()
@@ -105,19 +123,20 @@ async function measure(name: VariantName): Promise<{ cpu: number; wal: number }>
 }
 
 const names = Object.keys(VARIANTS) as VariantName[]
-const results = Object.fromEntries(names.map((name) => [name, [] as { cpu: number; wal: number }[]])) as Record<VariantName, { cpu: number; wal: number }[]>
+const results = Object.fromEntries(names.map((name) => [name, [] as Figures[]])) as Record<VariantName, Figures[]>
 for (let round = 0; round < Number(flags.rounds); round++) {
   for (const name of names) {
     const r = await measure(name)
     results[name].push(r)
-    console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU and ${r.wal.toFixed(0)} B of WAL a stored row`)
+    console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU, ${r.client.toFixed(1)} µs of the client's and ${r.wal.toFixed(0)} B of WAL a stored row`)
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-const of = (name: VariantName) => ({ cpu: mean(results[name].map((r) => r.cpu)), wal: mean(results[name].map((r) => r.wal)) })
+const of = (name: VariantName): Figures => ({ cpu: mean(results[name].map((r) => r.cpu)), client: mean(results[name].map((r) => r.client)), wal: mean(results[name].map((r) => r.wal)) })
 const shipped = of('shipped')
 console.log(`\n${ROWS} rows a round, ${DEVICES} devices, batches of ${BATCH}`)
 for (const name of names.slice(1)) {
   const other = of(name)
-  console.log(`shipped ${shipped.cpu.toFixed(1)} µs/row, ${name} ${other.cpu.toFixed(1)} µs/row: ${(shipped.cpu / other.cpu).toFixed(2)} × the cost; WAL ${shipped.wal.toFixed(0)} against ${other.wal.toFixed(0)} B/row`)
+  console.log(`shipped ${shipped.cpu.toFixed(1)} µs/row, ${name} ${other.cpu.toFixed(1)} µs/row: ${(shipped.cpu / other.cpu).toFixed(2)} × the cost; ` +
+    `client ${shipped.client.toFixed(1)} against ${other.client.toFixed(1)} µs/row; WAL ${shipped.wal.toFixed(0)} against ${other.wal.toFixed(0)} B/row`)
 }
