@@ -25,7 +25,7 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
  * three are precall's alone).
  */
 export async function withSystemAtRate<T>(
-  opts: { system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
+  opts: { system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; maxInflightPerDevice?: number; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
@@ -56,7 +56,7 @@ export async function withSystemAtRate<T>(
       const fleet = await connectFleet({ url: system.mqttUrl, devices: system.devices })
       try {
         const ids = fleet.lanes.map((l) => l.id)
-        const load = (seconds: number) => runLoad({ fleet, qos: opts.qos ?? 1, ratePerSecond: opts.rate, seconds, payload: clock.payload(ids, opts.faults) })
+        const load = (seconds: number) => runLoad({ fleet, qos: opts.qos ?? 1, ratePerSecond: opts.rate, seconds, maxInflightPerDevice: opts.maxInflightPerDevice, payload: clock.payload(ids, opts.faults) })
         await load(WARM_UP_SECONDS)
         return await body({ system, clock, load, profiler })
       } finally {

@@ -5,12 +5,17 @@
  * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
  *
  *   npm run bench:fixed -- [--system precall-pg] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1]
- *                          [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]
+ *                          [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]
  *
  * `--system` loads another system of `npm run bench` instead (ceiling, precall-pglite,
  * mosquitto-pg, node-red): the same figures, with the system's own processes in place of the
  * gateway's, so what a reading costs precall and what it costs, say, bare aedes can be compared at
  * the same load, where the stepped run compares each at its own maximum.
+ *
+ * `--inflight` caps each device's unacknowledged publishes (the load generator's default, 64): a
+ * device at the cap skips its turn, and the round reports how many were skipped. Above the
+ * system's maximum, a low cap keeps the backlog out of the system (as devices that wait for their
+ * PUBACK would) and a high one lets it pile up inside.
  *
  * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
  * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
@@ -39,6 +44,7 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     faults: { type: 'string', default: '20' },
+    inflight: { type: 'string', default: '64' },
     qos: { type: 'string', default: '1' },
     profile: { type: 'string' },
     checkpoint: { type: 'boolean', default: false },
@@ -46,11 +52,11 @@ const { values: flags } = parseArgs({
     log: { type: 'string' },
   },
 })
-const [devices, rate, seconds, rounds, faults] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults].map(Number)
+const [devices, rate, seconds, rounds, faults, inflight] = [flags.devices, flags.rate, flags.seconds, flags.rounds, flags.faults, flags.inflight].map(Number)
 const qos = flags.qos === '0' ? 0 : flags.qos === '1' ? 1 : undefined
 const systemName = flags.system as SystemName
-if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !(faults >= 0) || qos === undefined || !Object.hasOwn(SYSTEMS, systemName)) {
-  console.error(`usage: npm run bench:fixed -- [--system ${Object.keys(SYSTEMS).join('|')}] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]`)
+if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !Number.isInteger(inflight) || inflight < 1 || !(faults >= 0) || qos === undefined || !Object.hasOwn(SYSTEMS, systemName)) {
+  console.error(`usage: npm run bench:fixed -- [--system ${Object.keys(SYSTEMS).join('|')}] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]`)
   process.exit(2)
 }
 const { label, alerts } = SYSTEMS[systemName]
@@ -65,7 +71,7 @@ if (flags.profile) mkdirSync(flags.profile, { recursive: true })
 const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
 const wal = async () => walWritten((await admin.unsafe(WAL_WRITTEN))[0]!)
 await withSystemAtRate({
-  system: systemName, devices, rate, faults, qos, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
+  system: systemName, devices, rate, faults, qos, maxInflightPerDevice: inflight, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
   nodeArgs: flags['node-arg'], logFile: flags.log && path.resolve(flags.log),
 }, async ({ system, clock, load, profiler }) => {
   // Every process of the system (Mosquitto and its subscriber, say); PostgreSQL is counted apart.
@@ -91,7 +97,8 @@ await withSystemAtRate({
     const faultFigures = alerts ? `; fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})` : ''
     console.log(`round ${round}: ${handled} readings; µs a reading: ${precall ? 'gateway' : 'system'} ${perReading(own)}, PostgreSQL ${perReading(database)}, ` +
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
-      `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms${faultFigures}`)
+      `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms` +
+      `${result.skipped > 0 ? `; ${result.skipped} publishes skipped at the in-flight cap` : ''}${faultFigures}`)
   }
   if (profileFile) {
     await profiler.stop()
