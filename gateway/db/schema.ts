@@ -1,10 +1,22 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
+  bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core'
 
 const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow()
 const at = () => timestamp({ withTimezone: true, mode: 'date' })
+
+/**
+ * A reading's event time: a timestamptz in the database, epoch ms in the gateway, as rules read it
+ * (`Observation.ts`) and as the writer sends it. One representation from decode to the engine,
+ * whether a reading was just committed or is read back for a replay or a backtest. postgres.js
+ * hands timestamps to drizzle as text, PGlite as Dates.
+ */
+const eventTime = customType<{ data: number; driverData: string | Date }>({
+  dataType: () => 'timestamp with time zone',
+  toDriver: (ms) => new Date(ms).toISOString(),
+  fromDriver: (value) => (value instanceof Date ? value.getTime() : new Date(value).getTime()),
+})
 
 export type MetricSpec = { unit?: string; min?: number; max?: number; description?: string }
 export type Channel = { type: string; address: string; consent: boolean }
@@ -60,7 +72,7 @@ export const readings = pgTable('readings', {
   id: bigserial({ mode: 'number' }).primaryKey(),
   deviceId: text().notNull(),
   kind: text().notNull(),
-  ts: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  ts: eventTime().notNull(),
   seq: bigint({ mode: 'number' }),
   dedupKey: text().notNull(),
   metrics: jsonb().$type<Record<string, number>>(),

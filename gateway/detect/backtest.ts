@@ -56,15 +56,15 @@ export function createBacktester(database: Database, ruleStore: RuleStore) {
     const engine = createRuleEngine(rules.map((rule, i) => ({ rule, version: i + 1 })))
     const found: Detection[] = []
     let replayed = 0
-    let cursor = { ts: from, id: 0 }
+    let cursor = { ts: from.getTime(), id: 0 }
     while (typeOf.size > 0) {
       const page = await db.select().from(readings).where(and(
-        inArray(readings.deviceId, [...typeOf.keys()]), gte(readings.ts, from), lt(readings.ts, to),
+        inArray(readings.deviceId, [...typeOf.keys()]), gte(readings.ts, from.getTime()), lt(readings.ts, to.getTime()),
         or(gt(readings.ts, cursor.ts), and(eq(readings.ts, cursor.ts), gt(readings.id, cursor.id))),
       )).orderBy(asc(readings.ts), asc(readings.id)).limit(PAGE)
       for (const r of page) {
         found.push(...engine.evaluate(toObservation(r, typeOf.get(r.deviceId)!)).detections)
-        advance(engine, r.ts.getTime(), found)
+        advance(engine, r.ts, found)
       }
       replayed += page.length
       if (page.length < PAGE) break

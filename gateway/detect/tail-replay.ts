@@ -12,7 +12,7 @@ export type StoredReading = typeof readings.$inferSelect
  * buffered readings is rebuilt from all of them.
  */
 export async function replayTail(database: Database, opts: { since: Date; upToId: number; deviceTypes?: string[] }, visit: (r: StoredReading) => Promise<void> | void): Promise<number> {
-  let cursor = { ts: new Date(0), id: 0 }
+  let cursor = { ts: 0, id: 0 }
   let replayed = 0
   const ofTypes = opts.deviceTypes
     ? inArray(readings.deviceId, database.db.select({ id: devices.id }).from(devices).where(inArray(devices.typeId, opts.deviceTypes)))

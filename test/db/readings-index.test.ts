@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
 import { openTestDatabase } from '../support/databases.js'
 
-// readings carries one index beside its key and received_at (a block range index): the dedup index, ordered so that its
-// prefix (device_id, ts) also serves every per-device lookup by event time. Another index would
-// cost PostgreSQL ~3.6 µs a stored row (npm run bench:insert), so a lookup must not need its own.
+// readings carries one index beside its key and received_at (a block range index): the dedup
+// index, ordered so that its prefix (device_id, ts) also serves every per-device lookup by event
+// time. Another index would cost PostgreSQL ~3.6 µs a stored row (npm run bench:insert), so a
+// lookup must not need its own.
 describe('readings lookups on PostgreSQL', () => {
   let database: Database
   beforeAll(async () => {

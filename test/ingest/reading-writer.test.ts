@@ -51,7 +51,7 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     expect(rows.map((r) => r.id)).toEqual([committed[0][0].id, ...second.map((r) => r.id)])
     // Event time is stored to the millisecond, by the plain insert (the first batch) and by the
     // retry that skips duplicates (the second).
-    expect(rows.map((r) => r.ts.toISOString())).toEqual(['2026-11-24T09:00:01.107Z', '2026-11-24T09:00:02.207Z', '2026-11-24T09:00:03.307Z', '2026-11-24T09:00:04.407Z'])
+    expect(rows.map((r) => new Date(r.ts).toISOString())).toEqual(['2026-11-24T09:00:01.107Z', '2026-11-24T09:00:02.207Z', '2026-11-24T09:00:03.307Z', '2026-11-24T09:00:04.407Z'])
     expect(rows.map((r) => r.seq)).toEqual([1, 2, null, 4])
     expect(rows[2].detail).toEqual({ door: 'open' })
     expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(2)
