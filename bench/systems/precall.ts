@@ -6,6 +6,7 @@ import { createGatewayApi } from '../../device-sim/gateway-api.js'
 import { loadCatalogue } from '../../device-sim/load-catalogue.js'
 import { mapBounded } from '../../device-sim/map-bounded.js'
 import { startChild } from '../child-process.js'
+import { startMosquitto } from './mosquitto.js'
 import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './system.js'
 
 const TOKEN = 'bench-admin-token-0123456789'
@@ -20,21 +21,27 @@ export function startFlags(): string[] {
 /**
  * The whole gateway in its own process, as `npm start` runs it, node flags included: the default
  * catalogue, devices with their own secrets, PUBACK after commit, and a webhook subscription for
- * ticket events.
+ * ticket events. `broker: 'mosquitto'` puts it behind an external broker (MQTT_URL, a private
+ * Mosquitto): devices connect there anonymously and the gateway takes their readings from its
+ * shared subscription.
  */
-export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite'): Promise<SystemUnderTest> {
+export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite', broker: 'embedded' | 'mosquitto' = 'embedded'): Promise<SystemUnderTest> {
   const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
   const dataDir = backend === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'precall-bench-')) : undefined
+  let mosquitto: Awaited<ReturnType<typeof startMosquitto>> | undefined
   const cleanup = async () => {
+    await mosquitto?.stop()
     await pg?.drop()
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   }
   try {
+    if (broker === 'mosquitto') mosquitto = await startMosquitto()
     const child = await startChild(['gateway/main.ts'], {
       name: `precall on ${backend}`,
       env: {
         HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: 'true',
         ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
+        ...(mosquitto ? { MQTT_URL: mosquitto.url } : {}),
         ...ctx.env,
       },
       nodeArgs: [...startFlags(), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],
@@ -49,13 +56,14 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
       await api.call('POST', '/webhooks', { url: ctx.alertUrl, events: ['ticket.opened', 'ticket.updated'] })
       const devices = await mapBounded(benchDeviceIds(ctx.devices), 32, (id) => api.registerDevice({ id, typeId: 'washer' }))
       return {
-        mqttUrl: `mqtt://127.0.0.1:${child.ready.mqttPort}`,
-        devices,
+        mqttUrl: mosquitto?.url ?? `mqtt://127.0.0.1:${child.ready.mqttPort}`,
+        // Mosquitto lets anyone in: the gateway trusts the external broker's authentication.
+        devices: mosquitto ? devices.map(({ id }) => ({ id })) : devices,
         async processed() {
           const res = await fetch(`${httpUrl}/metrics?name=precall_readings_accepted_total`)
           return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
         },
-        pids: [child.pid],
+        pids: mosquitto ? [mosquitto.pid, child.pid] : [child.pid],
         async stop() {
           await child.stop()
           await cleanup()

@@ -10,6 +10,7 @@ export const SYSTEMS = {
   ceiling: { label: CEILING_LABEL, alerts: false, start: startCeiling },
   'precall-pg': { label: 'precall on PostgreSQL', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres') },
   'precall-pglite': { label: 'precall on PGlite', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'pglite') },
+  'precall-mosquitto': { label: 'precall on PostgreSQL behind Mosquitto', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres', 'mosquitto') },
   'mosquitto-pg': { label: 'Mosquitto + MQTT.js → PostgreSQL', alerts: true, start: userBuilt('plain') },
   'node-red': { label: 'Mosquitto + Node-RED', alerts: true, start: userBuilt('node-red') },
 } satisfies Record<string, { label: string; alerts: boolean; start(ctx: SystemContext): Promise<SystemUnderTest> }>

@@ -28,6 +28,7 @@ const envSchema = z.object({
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
+  MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(1000),
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
   INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
@@ -82,7 +83,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const e = parsed.data
   return deepFreeze({
     http: { host: e.HOST, port: e.HTTP_PORT },
-    mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES },
+    mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES, receiveMaximum: e.MQTT_RECEIVE_MAXIMUM },
     db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     auth: { adminToken: e.ADMIN_TOKEN },
     ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS },

@@ -9,13 +9,24 @@ export const SHARED_TOPIC = '$share/precall/devices/+/+'
  * Ingest from an external broker (EMQX, HiveMQ, Mosquitto). MQTT.js sends PUBACK only when
  * `handleMessage`'s callback runs, so the reading is committed before the broker lets it go.
  * Device authentication and ACLs are the external broker's job here.
+ *
+ * Up to `receiveMaximum` messages are stored at once, so they share group commits. Stock MQTT.js
+ * hands over the next message only after the last one's callback: one commit a message, ~140
+ * readings/s (`npm run bench -- --systems precall-mosquitto`). Our patch
+ * (`handleMessageConcurrency`, patches/mqtt+5.16.0.patch) lifts that; the same number, sent as
+ * the MQTT 5 Receive Maximum, keeps the broker from sending more unacknowledged than that, so
+ * the window is bounded at both ends.
  */
-export async function startMqttSubscriber(opts: { url: string; ingest: Ingest; log: Logger; topic?: string; clientOptions?: IClientOptions }) {
+export async function startMqttSubscriber(opts: {
+  url: string; ingest: Ingest; log: Logger; receiveMaximum: number; topic?: string; clientOptions?: IClientOptions
+}) {
   const client = await mqtt.connectAsync(opts.url, {
     clientId: `precall-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     clean: false,
     protocolVersion: 5,
     reconnectPeriod: 1000,
+    handleMessageConcurrency: opts.receiveMaximum,
+    properties: { receiveMaximum: opts.receiveMaximum },
     ...opts.clientOptions,
   })
   client.handleMessage = (packet, done) => {

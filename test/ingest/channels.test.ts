@@ -71,3 +71,46 @@ describe('ingest from an external broker (Mosquitto on 1883)', () => {
     })
   })
 })
+
+describe('ingest from an external broker, many messages at once (Mosquitto on 1883)', () => {
+  const WINDOW = 5
+  let t: TestGateway
+  let device: { id: string; secret: string }
+  beforeAll(async () => {
+    const topic = `$share/precall-window-${process.pid}/devices/+/+`
+    t = await startTestGateway('postgres', { MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_RECEIVE_MAXIMUM: String(WINDOW) }, { mqttTopic: topic })
+    ;[device] = await registerFleet(t, 1, `win${process.pid}`)
+  })
+  afterAll(async () => t?.close())
+
+  /** Group commits so far: how many, and how many held at most WINDOW readings. */
+  async function batches() {
+    const text = (await t.gateway.http.inject({ url: '/metrics' })).body
+    const count = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0)
+    return { all: count(/^precall_ingest_batch_size_count (\d+)/m), withinWindow: count(/^precall_ingest_batch_size_bucket\{le="5"\} (\d+)/m) }
+  }
+
+  // Stock MQTT.js hands the subscriber its next message only once the last one's callback ran,
+  // after its commit: one group commit a message (patches/mqtt+5.16.0.patch lifts that).
+  it.each([1, 0] as const)('stores QoS %i messages in shared commits, in order, never more than MQTT_RECEIVE_MAXIMUM at once', async (qos) => {
+    expect(WINDOW).toBe(5) // the histogram's bucket the test reads
+    const n = 100
+    const first = qos === 1 ? 1 : 1001
+    const before = await batches()
+    const publisher = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: `${device.id}-pub${qos}`, reconnectPeriod: 0 })
+    try {
+      await Promise.all(Array.from({ length: n }, (_, i) => publisher.publishAsync(
+        `devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now() - 1000, seq: first + i, metrics: { drain_time_s: 42 } }), { qos })))
+    } finally {
+      await publisher.endAsync()
+    }
+    const stored = async () => (await t.gateway.database.query<{ seq: number }>(
+      sql`select seq from readings where device_id = ${device.id} and seq >= ${first} order by id`)).map((r) => Number(r.seq))
+    await vi.waitFor(async () => expect(await stored()).toHaveLength(n), { timeout: 10_000, interval: 50 })
+    expect(await stored()).toEqual(Array.from({ length: n }, (_, i) => first + i))
+    const after = await batches()
+    const commits = after.all - before.all
+    expect(commits).toBeLessThanOrEqual(n / 2)
+    expect(after.withinWindow - before.withinWindow).toBe(commits)
+  })
+})
