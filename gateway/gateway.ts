@@ -138,7 +138,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
       if (config.mqtt.url) {
-        subscriber = await startMqttSubscriber({ url: config.mqtt.url, receiveMaximum: config.mqtt.receiveMaximum, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
+        subscriber = await startMqttSubscriber({ ...config.mqtt, url: config.mqtt.url, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
       } else {
         broker = await startMqttBroker({
           host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { z } from 'zod'
 import { DEFAULT_POOL_SIZE } from '../db/database.js'
 import { DEFAULT_NOTIFY_RETRY_SCHEDULE_MS, providersEnv, quietHoursEnv, type NotifyConfig } from '../notify/notify-config.js'
@@ -29,6 +30,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
   MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(1000),
+  MQTT_CLIENT_ID: z.string().regex(/^\S{1,128}$/, 'expected 1-128 characters without spaces').optional(),
+  MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(0).max(4_294_967_295).default(86_400),
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
   INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
@@ -83,7 +86,12 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const e = parsed.data
   return deepFreeze({
     http: { host: e.HOST, port: e.HTTP_PORT },
-    mqtt: { port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES, receiveMaximum: e.MQTT_RECEIVE_MAXIMUM },
+    mqtt: {
+      port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
+      // The subscriber's session outlives a restart only under the same client id.
+      receiveMaximum: e.MQTT_RECEIVE_MAXIMUM, clientId: e.MQTT_CLIENT_ID ?? `precall-${hostname()}`,
+      sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_S,
+    },
     db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     auth: { adminToken: e.ADMIN_TOKEN },
     ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS },

@@ -19,6 +19,8 @@ export function createGroupCommit<T, R>(opts: {
   lingerMs?: number
   afterFlush?(items: T[], results: R[]): void
   onBatch?(size: number, seconds: number): void
+  /** A flush failed: every item of the batch gets its error. */
+  onFailedBatch?(size: number): void
 }) {
   const concurrency = opts.concurrency ?? 1
   let queue: Pending<T, R>[] = []
@@ -59,6 +61,7 @@ export function createGroupCommit<T, R>(opts: {
           }
         } else {
           const error = outcome.error ?? new Error('flush failed')
+          opts.onFailedBatch?.(batch.length)
           for (const p of batch) answer(p, error)
         }
         active--

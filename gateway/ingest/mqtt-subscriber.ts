@@ -1,5 +1,6 @@
 import mqtt, { type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
+import type { Config } from '../config/load-config.js'
 import { parseDeviceTopic, type Ingest } from './ingest.js'
 
 // Several gateway instances share the stream through one shared subscription (MQTT 5 §4.8.2).
@@ -18,28 +19,47 @@ export const SHARED_TOPIC = '$share/precall/devices/+/+'
  * the window is bounded at both ends.
  */
 export async function startMqttSubscriber(opts: {
-  url: string; ingest: Ingest; log: Logger; receiveMaximum: number; topic?: string; clientOptions?: IClientOptions
-}) {
-  const client = await mqtt.connectAsync(opts.url, {
-    clientId: `precall-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+  url: string; ingest: Ingest; log: Logger; topic?: string; clientOptions?: IClientOptions
+} & Pick<Config['mqtt'], 'clientId' | 'receiveMaximum' | 'sessionExpirySeconds'>) {
+  const client = mqtt.connect(opts.url, {
+    // The session — the subscription and what the broker holds for it, unacknowledged or queued
+    // while the gateway is away — lives on after the connection for the expiry interval (MQTT 5
+    // §3.1.2.11.2; 0 would end it with the connection), and is resumed under the same client id.
+    clientId: opts.clientId,
     clean: false,
     protocolVersion: 5,
     reconnectPeriod: 1000,
     handleMessageConcurrency: opts.receiveMaximum,
-    properties: { receiveMaximum: opts.receiveMaximum },
+    properties: { receiveMaximum: opts.receiveMaximum, sessionExpiryInterval: opts.sessionExpirySeconds },
     ...opts.clientOptions,
   })
+  // Set before the connection is up: a resumed session's queued messages come right behind CONNACK,
+  // and MQTT.js's own handler would acknowledge them unstored.
   client.handleMessage = (packet, done) => {
     const target = parseDeviceTopic(packet.topic)
     if (!target) return done()
     opts.ingest.ingest(target.deviceId, target.channel, packet.topic, packet.payload as Buffer, (err) => {
       if (err === null) return done()
-      // No PUBACK: the broker redelivers once the store is back.
-      opts.log.error({ err, topic: packet.topic }, 'could not store a message; leaving it unacknowledged')
+      // No PUBACK, and the connection is dropped: a broker sends what is unacknowledged again only
+      // when the session resumes (MQTT 5 §4.4), which the reconnect does. As with the embedded
+      // broker, where aedes drops a device whose publish could not be stored.
+      opts.log.error({ err, topic: packet.topic }, 'could not store a message; reconnecting for the broker to send it again')
+      done(err as Error)
+      client.stream.destroy()
     })
   }
-  await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
+  // As mqtt.connectAsync: an unreachable broker is tried again until it answers; one that refuses
+  // (a CONNACK error) fails the start.
+  await new Promise<void>((resolve, reject) => {
+    const refused = (err: Error) => { client.off('connect', connected); client.end(true); reject(err) }
+    const connected = () => { client.off('error', refused); resolve() }
+    client.once('connect', connected)
+    client.once('error', refused)
+  })
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt subscriber error'))
+  client.on('offline', () => opts.log.warn('lost the external broker; reconnecting'))
+  client.on('connect', (connack) => opts.log.info({ sessionPresent: connack.sessionPresent }, 'connected to external broker'))
+  await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
   opts.log.info({ url: opts.url.replace(/\/\/[^@]*@/, '//***@') }, 'subscribed to external broker')
   return { client, close: () => client.endAsync() }
 }

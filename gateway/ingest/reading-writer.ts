@@ -38,6 +38,7 @@ export function createReadingWriter(opts: {
       metrics.ingestBatchSize.observe(size)
       metrics.ingestCommitSeconds.observe(seconds)
     },
+    onFailedBatch: (size) => metrics.readingsStoreFailed.inc(size),
     async flush(batch) {
       const ids = await insertReadings(database, batch)
       return batch.map((reading, i): AppendResult => {

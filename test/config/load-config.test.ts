@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
 
@@ -8,6 +9,9 @@ describe('loadConfig', () => {
     expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 })
     expect(c.mqtt.port).toBe(1883)
     expect(c.mqtt.receiveMaximum).toBe(1000)
+    // Stable across restarts of the same host, so the broker's session for it resumes.
+    expect(c.mqtt.clientId).toBe(`precall-${hostname()}`)
+    expect(c.mqtt.sessionExpirySeconds).toBe(86_400)
     expect(c.db).toEqual({ url: undefined, dataDir: './data', poolMax: 20 })
     expect(c.outbox.timeoutMs).toBe(15_000)
     // Unset: the gateway picks the linger for its database (0 on PostgreSQL, 4 ms on PGlite).
@@ -23,9 +27,11 @@ describe('loadConfig', () => {
     const c = loadConfig({
       HTTP_PORT: '0', MQTT_PORT: '1884', DATABASE_URL: 'postgres://u@db:5432/precall', DATA_DIR: 'memory',
       WEBHOOK_RETRY_SCHEDULE_MS: '10,20', WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'debug', INGEST_LINGER_MS: '0', DATABASE_POOL_MAX: '8',
-      MQTT_RECEIVE_MAXIMUM: '64',
+      MQTT_RECEIVE_MAXIMUM: '64', MQTT_CLIENT_ID: 'precall-eu-1', MQTT_SESSION_EXPIRY_S: '0',
     })
     expect(c.mqtt.receiveMaximum).toBe(64)
+    expect(c.mqtt.clientId).toBe('precall-eu-1')
+    expect(c.mqtt.sessionExpirySeconds).toBe(0)
     expect(c.ingest.lingerMs).toBe(0)
     expect(c.db.poolMax).toBe(8)
     expect(c.http.port).toBe(0)
@@ -38,13 +44,13 @@ describe('loadConfig', () => {
   it('names every bad key in one error', () => {
     let error: unknown
     try {
-      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe', INGEST_LINGER_MS: '500', DATABASE_POOL_MAX: '1', MQTT_RECEIVE_MAXIMUM: '0' })
+      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe', INGEST_LINGER_MS: '500', DATABASE_POOL_MAX: '1', MQTT_RECEIVE_MAXIMUM: '0', MQTT_CLIENT_ID: 'two words', MQTT_SESSION_EXPIRY_S: '-1' })
     } catch (err) {
       error = err
     }
     expect(error).toBeInstanceOf(ConfigError)
     const problems = (error as ConfigError).problems
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'HTTP_PORT', 'INGEST_LINGER_MS', 'LOG_LEVEL', 'MQTT_PORT', 'MQTT_RECEIVE_MAXIMUM', 'WEBHOOK_ALLOW_PRIVATE'])
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'HTTP_PORT', 'INGEST_LINGER_MS', 'LOG_LEVEL', 'MQTT_CLIENT_ID', 'MQTT_PORT', 'MQTT_RECEIVE_MAXIMUM', 'MQTT_SESSION_EXPIRY_S', 'WEBHOOK_ALLOW_PRIVATE'])
     expect((error as ConfigError).message).toContain('expected a postgres://')
   })
 
