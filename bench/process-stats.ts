@@ -49,6 +49,15 @@ export function processCpuUs(pid: number): number {
   }
 }
 
+/** A process's command name (`node`, `mosquitto`), from /proc; its pid when it is gone. */
+export function processName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return String(pid)
+  }
+}
+
 /** CPU time every PostgreSQL process on this machine has used so far, in µs (the server is shared: run on a quiet machine). */
 export function postgresCpuUs(): number {
   let total = 0

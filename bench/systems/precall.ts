@@ -63,7 +63,7 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
           const res = await fetch(`${httpUrl}/metrics?name=precall_readings_accepted_total`)
           return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
         },
-        pids: mosquitto ? [mosquitto.pid, child.pid] : [child.pid],
+        pids: mosquitto ? [child.pid, mosquitto.pid] : [child.pid],
         async stop() {
           await child.stop()
           await cleanup()

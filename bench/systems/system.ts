@@ -5,7 +5,7 @@ export type SystemUnderTest = {
   devices: { id: string; secret?: string }[]
   /** Readings the system has fully handled so far (stored, or counted for the ceiling). */
   processed(): Promise<number>
-  /** Processes whose memory the system costs (the database server is shared and not counted). */
+  /** Processes whose memory the system costs (the database server is shared and not counted); precall's gateway first. */
   pids: number[]
   stop(): Promise<void>
 }
