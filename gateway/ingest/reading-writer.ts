@@ -37,6 +37,7 @@ export function createReadingWriter(opts: {
     onBatch: (size, seconds) => {
       metrics.ingestBatchSize.observe(size)
       metrics.ingestCommitSeconds.observe(seconds)
+      metrics.ingestQueued.set(commits.queued)
     },
     onFailedBatch: (size) => metrics.readingsStoreFailed.inc(size),
     async flush(batch) {

@@ -112,5 +112,7 @@ describe('ingest from an external broker, many messages at once (Mosquitto on 18
     const commits = after.all - before.all
     expect(commits).toBeLessThanOrEqual(n / 2)
     expect(after.withinWindow - before.withinWindow).toBe(commits)
+    // As of the last commit, which took the last of them.
+    expect((await t.gateway.http.inject({ url: '/metrics' })).body).toMatch(/^precall_ingest_queued 0$/m)
   })
 })
