@@ -1,4 +1,3 @@
-import { hostname } from 'node:os'
 import { z } from 'zod'
 import { DEFAULT_POOL_SIZE } from '../db/database.js'
 import { DEFAULT_NOTIFY_RETRY_SCHEDULE_MS, providersEnv, quietHoursEnv, type NotifyConfig } from '../notify/notify-config.js'
@@ -31,7 +30,7 @@ const envSchema = z.object({
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
   MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(1000),
   MQTT_CLIENT_ID: z.string().regex(/^\S{1,128}$/, 'expected 1-128 characters without spaces').optional(),
-  MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(0).max(4_294_967_295).default(86_400),
+  MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(0).max(4_294_967_295).optional(),
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
   INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
@@ -88,9 +87,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
     http: { host: e.HOST, port: e.HTTP_PORT },
     mqtt: {
       port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
-      // The subscriber's session outlives a restart only under the same client id.
-      receiveMaximum: e.MQTT_RECEIVE_MAXIMUM, clientId: e.MQTT_CLIENT_ID ?? `precall-${hostname()}`,
-      sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_S,
+      // The subscriber's session outlives a restart only under a client id the operator keeps; a
+      // generated one lasts as long as the process, plus what a reconnect needs.
+      receiveMaximum: e.MQTT_RECEIVE_MAXIMUM, clientId: e.MQTT_CLIENT_ID,
+      sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_S ?? (e.MQTT_CLIENT_ID ? 86_400 : 60),
     },
     db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     auth: { adminToken: e.ADMIN_TOKEN },

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import mqtt, { type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
 import type { Config } from '../config/load-config.js'
@@ -21,11 +23,15 @@ export const SHARED_TOPIC = '$share/precall/devices/+/+'
 export async function startMqttSubscriber(opts: {
   url: string; ingest: Ingest; log: Logger; topic?: string; clientOptions?: IClientOptions
 } & Pick<Config['mqtt'], 'clientId' | 'receiveMaximum' | 'sessionExpirySeconds'>) {
+  // The session — the subscription and what the broker holds for it, unacknowledged or queued
+  // while the gateway is away — lives on after the connection for the expiry interval (MQTT 5
+  // §3.1.2.11.2; 0 would end it with the connection), and is resumed under the same client id.
+  // Under a generated id nobody can resume it after this process: it ends on shutdown, and after
+  // a crash it expires soon (the config's shorter default), so that a share of the stream does not
+  // go on being queued for it.
+  const clientId = opts.clientId ?? `precall-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`
   const client = mqtt.connect(opts.url, {
-    // The session — the subscription and what the broker holds for it, unacknowledged or queued
-    // while the gateway is away — lives on after the connection for the expiry interval (MQTT 5
-    // §3.1.2.11.2; 0 would end it with the connection), and is resumed under the same client id.
-    clientId: opts.clientId,
+    clientId,
     clean: false,
     protocolVersion: 5,
     reconnectPeriod: 1000,
@@ -48,6 +54,7 @@ export async function startMqttSubscriber(opts: {
       client.stream.destroy()
     })
   }
+  client.on('connect', (connack) => opts.log.info({ clientId, sessionPresent: connack.sessionPresent }, 'connected to external broker'))
   // As mqtt.connectAsync: an unreachable broker is tried again until it answers; one that refuses
   // (a CONNACK error) fails the start.
   await new Promise<void>((resolve, reject) => {
@@ -58,8 +65,11 @@ export async function startMqttSubscriber(opts: {
   })
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt subscriber error'))
   client.on('offline', () => opts.log.warn('lost the external broker; reconnecting'))
-  client.on('connect', (connack) => opts.log.info({ sessionPresent: connack.sessionPresent }, 'connected to external broker'))
   await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
-  opts.log.info({ url: opts.url.replace(/\/\/[^@]*@/, '//***@') }, 'subscribed to external broker')
-  return { client, close: () => client.endAsync() }
+  opts.log.info({ url: opts.url.replace(/\/\/[^@]*@/, '//***@'), clientId, sessionExpirySeconds: opts.sessionExpirySeconds }, 'subscribed to external broker')
+  return {
+    client,
+    clientId,
+    close: () => client.endAsync(false, opts.clientId ? {} : { properties: { sessionExpiryInterval: 0 } }),
+  }
 }

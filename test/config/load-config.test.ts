@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process'
-import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig } from '../../gateway/config/load-config.js'
 
@@ -9,9 +8,11 @@ describe('loadConfig', () => {
     expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 })
     expect(c.mqtt.port).toBe(1883)
     expect(c.mqtt.receiveMaximum).toBe(1000)
-    // Stable across restarts of the same host, so the broker's session for it resumes.
-    expect(c.mqtt.clientId).toBe(`precall-${hostname()}`)
-    expect(c.mqtt.sessionExpirySeconds).toBe(86_400)
+    // Without an id of its own, the gateway's session lasts a minute after a lost connection.
+    expect(c.mqtt.clientId).toBeUndefined()
+    expect(c.mqtt.sessionExpirySeconds).toBe(60)
+    // With one, which it can resume under after a restart, a day.
+    expect(loadConfig({ MQTT_CLIENT_ID: 'precall-eu-1' }).mqtt.sessionExpirySeconds).toBe(86_400)
     expect(c.db).toEqual({ url: undefined, dataDir: './data', poolMax: 20 })
     expect(c.outbox.timeoutMs).toBe(15_000)
     // Unset: the gateway picks the linger for its database (0 on PostgreSQL, 4 ms on PGlite).

@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream'
 import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
+import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTestDatabaseUrl } from '../support/databases.js'
 import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
@@ -14,6 +16,13 @@ async function failStoresOf(t: TestGateway, deviceId: string) {
     create trigger refuse_reading before insert on readings for each row
       when (new.device_id = '${deviceId}') execute function refuse_reading()`))
   return () => t.gateway.database.query(sql.raw('drop trigger refuse_reading on readings'))
+}
+
+/** A logger for a gateway whose lines the test reads. */
+function logLines() {
+  const lines: Record<string, unknown>[] = []
+  const log = pino({ level: 'info' }, new Writable({ write(chunk, _, done) { lines.push(JSON.parse(String(chunk))); done() } }))
+  return { log, lines }
 }
 
 const storedSeqs = async (t: TestGateway, deviceId: string) =>
@@ -86,14 +95,31 @@ describe('behind an external broker (Mosquitto on 1883), the gateway\'s session 
       } finally {
         await publisher.endAsync()
       }
-      t = await startTestGateway('postgres', env, options)
+      const logged = logLines()
+      t = await startTestGateway('postgres', env, { ...options, log: logged.log })
       await vi.waitFor(async () => expect(await storedSeqs(t, device.id)).toEqual([1, 2, 3]), { timeout: 10_000, interval: 100 })
+      expect(logged.lines.find((l) => l.msg === 'connected to external broker')).toMatchObject({ sessionPresent: true })
     } finally {
       await t.close()
       // The broker forgets the session now rather than in a minute.
       const forget = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: env.MQTT_CLIENT_ID, clean: true, protocolVersion: 5, reconnectPeriod: 0 })
       await forget.endAsync()
       await db.drop()
+    }
+  })
+
+  it('under a generated client id, ends its session when it shuts down: nobody could resume it', async () => {
+    const logged = logLines()
+    const t = await startTestGateway('postgres', { MQTT_URL: 'mqtt://127.0.0.1:1883' }, { mqttTopic: `$share/precall-gen-${process.pid}/devices/+/+`, log: logged.log })
+    const subscribed = logged.lines.find((l) => l.msg === 'subscribed to external broker')
+    expect(subscribed).toMatchObject({ clientId: expect.stringMatching(/^precall-/), sessionExpirySeconds: 60 })
+    await t.close()
+    const probe = mqtt.connect('mqtt://127.0.0.1:1883', { clientId: subscribed!.clientId as string, clean: false, protocolVersion: 5, reconnectPeriod: 0 })
+    try {
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => { probe.once('connect', resolve); probe.once('error', reject) })
+      expect(connack.sessionPresent).toBe(false)
+    } finally {
+      await probe.endAsync()
     }
   })
 })

@@ -7,8 +7,6 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789'
 
 export type TestGateway = Awaited<ReturnType<typeof startTestGateway>>
 
-let gatewaysStarted = 0
-
 /** A real gateway on ports 0: embedded aedes, and PGlite in memory or a fresh PostgreSQL database. */
 export async function startTestGateway(backend: Backend, env: Record<string, string> = {}, options: GatewayOptions = {}) {
   // A caller that passes DATABASE_URL keeps its database across gateways (restart tests).
@@ -16,8 +14,6 @@ export async function startTestGateway(backend: Backend, env: Record<string, str
   const config = loadConfig({
     HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', DATA_DIR: 'memory', ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     WEBHOOK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'silent', DISPATCH_POLL_MS: '200',
-    // Behind the shared Mosquitto, a subscriber session of its own that the broker soon forgets.
-    MQTT_CLIENT_ID: `precall-test-${process.pid}-${++gatewaysStarted}`, MQTT_SESSION_EXPIRY_S: '60',
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   })
