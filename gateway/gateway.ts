@@ -101,8 +101,11 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   registerKpiGauges(metrics.registry, database, now)
 
   let ready = false
+  // Started by listen(): the embedded broker, or the subscriber to an external one.
+  let broker: MqttBroker | undefined
+  let subscriber: Awaited<ReturnType<typeof startMqttSubscriber>> | undefined
   const http = await createHttpServer({ log, metrics, tokens })
-  await http.register(healthRoutes, { database, metrics, isReady: () => ready })
+  await http.register(healthRoutes, { database, metrics, isReady: () => ready, brokerConnected: () => subscriber?.client.connected ?? true })
   await http.register(async (api) => {
     await api.register(fleetRoutes, { fleet })
     await api.register(ruleRoutes, { rules: ruleStore, detections: createDetectionLog(database), backtester: createBacktester(database, ruleStore), onChange: runner.reload })
@@ -115,9 +118,6 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     await api.register(tokenRoutes, { tokens })
   }, { prefix: '/api/v1' })
   await http.ready()
-
-  let broker: MqttBroker | undefined
-  let subscriber: Awaited<ReturnType<typeof startMqttSubscriber>> | undefined
 
   return {
     config,

@@ -6,7 +6,7 @@ import { createGatewayApi } from '../../device-sim/gateway-api.js'
 import { loadCatalogue } from '../../device-sim/load-catalogue.js'
 import { mapBounded } from '../../device-sim/map-bounded.js'
 import { startChild } from '../child-process.js'
-import { startMosquitto } from './mosquitto.js'
+import { startMosquitto } from '../../test/support/mosquitto.js'
 import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './system.js'
 
 const TOKEN = 'bench-admin-token-0123456789'

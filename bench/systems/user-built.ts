@@ -1,7 +1,7 @@
 import { createTestDatabaseUrl } from '../../test/support/databases.js'
 import { startChild } from '../child-process.js'
 import { FAULT_METRIC, FAULT_THRESHOLD } from '../fault-clock.js'
-import { startMosquitto } from './mosquitto.js'
+import { startMosquitto } from '../../test/support/mosquitto.js'
 import { benchDeviceIds, fetchProcessed, type SystemContext, type SystemUnderTest } from './system.js'
 
 /**

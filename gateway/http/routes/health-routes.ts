@@ -4,10 +4,15 @@ import { z } from 'zod'
 import type { Database } from '../../db/database.js'
 import type { Metrics } from '../../metrics.js'
 
-export const healthRoutes: FastifyPluginAsyncZod<{ database: Database; metrics: Metrics; isReady(): boolean }> = async (app, opts) => {
+/**
+ * `isReady`: started. `brokerConnected`: with an external broker, whether the subscriber is
+ * connected to it (readings cannot arrive otherwise); always true with the embedded one.
+ */
+export const healthRoutes: FastifyPluginAsyncZod<{ database: Database; metrics: Metrics; isReady(): boolean; brokerConnected(): boolean }> = async (app, opts) => {
   app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }))
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     if (!opts.isReady()) return reply.status(503).send({ status: 'starting' })
+    if (!opts.brokerConnected()) return reply.status(503).send({ status: 'broker unavailable' })
     try {
       await opts.database.query(sql`select 1`)
       return { status: 'ready', database: opts.database.kind }

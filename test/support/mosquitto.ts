@@ -105,13 +105,17 @@ async function stopChild(child: ChildProcess) {
   clearTimeout(killer)
 }
 
-/** Starts a private mosquitto on a free loopback port, with a config sized for the bench. */
-export async function startMosquitto(opts: { log?: (line: string) => void } = {}) {
+/**
+ * Starts a private mosquitto on a free loopback port (or on `port`, say to start it again where it
+ * was), with a config sized for the bench, whose baselines and precall-mosquitto run on one. Tests
+ * start one to take it away from a gateway.
+ */
+export async function startMosquitto(opts: { log?: (line: string) => void; port?: number } = {}) {
   const log = opts.log ?? (() => {})
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-mosquitto-'))
   let lastError: unknown
-  for (let attempt = 1; attempt <= BIND_ATTEMPTS; attempt++) {
-    const port = await freePort()
+  for (let attempt = 1; attempt <= (opts.port ? 1 : BIND_ATTEMPTS); attempt++) {
+    const port = opts.port ?? await freePort()
     try {
       const child = await launch(dir, port, log)
       // A bench that dies without calling stop() must not leave a broker behind.
