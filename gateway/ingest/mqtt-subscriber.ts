@@ -48,9 +48,11 @@ export async function startMqttSubscriber(opts: {
       if (err === null) return done()
       // No PUBACK, and the connection is dropped: a broker sends what is unacknowledged again only
       // when the session resumes (MQTT 5 §4.4), which the reconnect does. As with the embedded
-      // broker, where aedes drops a device whose publish could not be stored.
-      opts.log.error({ err, topic: packet.topic }, 'could not store a message; reconnecting for the broker to send it again')
+      // broker, where aedes drops a device whose publish could not be stored. The rest of a failed
+      // batch finds the connection already going (precall_readings_store_failed_total counts them).
       done(err as Error)
+      if (client.stream.destroyed) return
+      opts.log.error({ err, topic: packet.topic }, 'could not store a message; reconnecting for the broker to send it again')
       client.stream.destroy()
     })
   }
