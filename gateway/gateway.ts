@@ -138,7 +138,8 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
       if (config.mqtt.url) {
-        subscriber = await startMqttSubscriber({ ...config.mqtt, url: config.mqtt.url, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
+        const { url, clientId, receiveMaximum, sessionExpirySeconds } = config.mqtt
+        subscriber = await startMqttSubscriber({ url, clientId, receiveMaximum, sessionExpirySeconds, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
       } else {
         broker = await startMqttBroker({
           host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,

@@ -69,9 +69,5 @@ export async function startMqttSubscriber(opts: {
   client.on('offline', () => opts.log.warn('lost the external broker; reconnecting'))
   await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
   opts.log.info({ url: opts.url.replace(/\/\/[^@]*@/, '//***@'), clientId, sessionExpirySeconds: opts.sessionExpirySeconds }, 'subscribed to external broker')
-  return {
-    client,
-    clientId,
-    close: () => client.endAsync(false, opts.clientId ? {} : { properties: { sessionExpiryInterval: 0 } }),
-  }
+  return { client, close: () => client.endAsync(false, opts.clientId ? {} : { properties: { sessionExpiryInterval: 0 } }) }
 }
