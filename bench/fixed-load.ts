@@ -17,7 +17,7 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
 
 /**
  * A system of the bench (precall on PostgreSQL unless told), `devices` connected, warmed up for 5 s
- * at `rate` readings/s (QoS 1 unless told, `faults` a second from the bench's fault clock); `body`
+ * (or `warmUpSeconds`, 0 for none: a system started cold) at `rate` readings/s (QoS 1 unless told, `faults` a second from the bench's fault clock); `body`
  * then loads it at that rate as often as it likes. Stops everything it started, however `body`
  * ends. For the benchmarks that hold one rate. With `profile`, the gateway runs with a profiler
  * that `body` starts and stops around what it measures; `nodeArgs` go to the gateway's node after
@@ -25,7 +25,10 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
  * three are precall's alone).
  */
 export async function withSystemAtRate<T>(
-  opts: { system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; maxInflightPerDevice?: number; profile?: Profiling; nodeArgs?: string[]; logFile?: string },
+  opts: {
+    system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; maxInflightPerDevice?: number; warmUpSeconds?: number
+    profile?: Profiling; nodeArgs?: string[]; logFile?: string
+  },
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
   const clock = await startFaultClock()
@@ -57,7 +60,8 @@ export async function withSystemAtRate<T>(
       try {
         const ids = fleet.lanes.map((l) => l.id)
         const load = (seconds: number) => runLoad({ fleet, qos: opts.qos ?? 1, ratePerSecond: opts.rate, seconds, maxInflightPerDevice: opts.maxInflightPerDevice, payload: clock.payload(ids, opts.faults) })
-        await load(WARM_UP_SECONDS)
+        const warmUp = opts.warmUpSeconds ?? WARM_UP_SECONDS
+        if (warmUp > 0) await load(warmUp)
         return await body({ system, clock, load, profiler })
       } finally {
         await fleet.close()
