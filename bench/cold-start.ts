@@ -29,7 +29,8 @@ const { values: flags } = parseArgs({
 const [devices, rate, seconds, warmUp] = [flags.devices, flags.rate, flags.seconds, flags['warm-up']].map(Number)
 const systemName = flags.system as SystemName
 if (![devices, rate, seconds].every((n) => Number.isFinite(n) && n > 0) || !(warmUp >= 0) || !Object.hasOwn(SYSTEMS, systemName) || !SYSTEMS[systemName].alerts) {
-  console.error('usage: npm run bench:cold -- [--system precall-mosquitto|precall-pg|precall-pglite|mosquitto-pg|node-red] [--devices 5000] [--rate 8000] [--seconds 20] [--warm-up 0]')
+  const alerting = Object.entries(SYSTEMS).filter(([, s]) => s.alerts).map(([name]) => name)
+  console.error(`usage: npm run bench:cold -- [--system ${alerting.join('|')}] [--devices 5000] [--rate 8000] [--seconds 20] [--warm-up 0]`)
   process.exit(2)
 }
 

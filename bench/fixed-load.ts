@@ -17,8 +17,9 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
 
 /**
  * A system of the bench (precall on PostgreSQL unless told), `devices` connected, warmed up for 5 s
- * (or `warmUpSeconds`, 0 for none: a system started cold) at `rate` readings/s (QoS 1 unless told, `faults` a second from the bench's fault clock); `body`
- * then loads it at that rate as often as it likes. Stops everything it started, however `body`
+ * (or `warmUpSeconds`, 0 for none: a system started cold) at `rate` readings/s (QoS 1 unless told,
+ * `faults` a second from the bench's fault clock); `body` then loads it at that rate as often as it
+ * likes. Stops everything it started, however `body`
  * ends. For the benchmarks that hold one rate. With `profile`, the gateway runs with a profiler
  * that `body` starts and stops around what it measures; `nodeArgs` go to the gateway's node after
  * `npm start`'s own (`--trace-gc`, say), and `logFile` gets everything the gateway prints (those

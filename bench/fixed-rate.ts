@@ -77,7 +77,6 @@ await withSystemAtRate({
   // Every process of the system (Mosquitto and its subscriber, say), each apart when there are
   // several; PostgreSQL is counted apart.
   const processCpu = () => system.pids.map(processCpuUs)
-  const systemCpuUs = () => processCpu().reduce((a, b) => a + b, 0)
   const names = system.pids.map(processName)
   console.log(`${label}, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   if (profileFile) profiler.start()
@@ -86,20 +85,21 @@ await withSystemAtRate({
     await sleep(1000)
     clock.reset()
     if (flags.checkpoint) await admin`checkpoint`
-    const before = { handled: await system.processed(), own: systemCpuUs(), each: processCpu(), postgres: postgresCpuUs(), wal: await wal() }
+    const before = { handled: await system.processed(), each: processCpu(), postgres: postgresCpuUs(), wal: await wal() }
     const machine = startCpuMeter()
     const result = await load(seconds)
     await sleep(500)
     const handled = (await system.processed()) - before.handled
     measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
-    const [own, database, all] = [systemCpuUs() - before.own, postgresCpuUs() - before.postgres, machine.read()]
-    const each = names.length > 1 ? ` (${processCpu().map((us, i) => `${names[i]} ${perReading(us - before.each[i]!)}`).join(', ')})` : ''
+    const each = processCpu().map((us, i) => us - before.each[i]!)
+    const [own, database, all] = [each.reduce((a, b) => a + b, 0), postgresCpuUs() - before.postgres, machine.read()]
+    const apart = names.length > 1 ? ` (${each.map((us, i) => `${names[i]} ${perReading(us)}`).join(', ')})` : ''
     const after = await wal()
     await sleep(500)
     const f = clock.reset()
     const faultFigures = alerts ? `; fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})` : ''
-    console.log(`round ${round}: ${handled} readings; µs a reading: ${precall && names.length === 1 ? 'gateway' : 'system'} ${perReading(own)}${each}, PostgreSQL ${perReading(database)}, ` +
+    console.log(`round ${round}: ${handled} readings; µs a reading: ${precall && names.length === 1 ? 'gateway' : 'system'} ${perReading(own)}${apart}, PostgreSQL ${perReading(database)}, ` +
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
       `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms` +
       `${result.skipped > 0 ? `; ${result.skipped} publishes skipped at the in-flight cap` : ''}${faultFigures}`)

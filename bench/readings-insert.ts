@@ -54,15 +54,17 @@ const asDate = (database: Database, batch: BenchReading[]) => database.query(sql
   returning id, device_id, dedup_key`)
 
 type Variant = { setup: string[]; dates?: true; insert(database: Database, batch: BenchReading[]): Promise<unknown> }
+// The shipped insert; only the 'Date ts' variant builds batches with Dates.
+const shippedInsert = (database: Database, batch: BenchReading[]) => insertReadings(database, batch as StoredReading[])
 const VARIANTS = {
-  shipped: { setup: [], insert: (database, batch) => insertReadings(database, batch as StoredReading[]) },
+  shipped: { setup: [], insert: shippedInsert },
   'Date ts': { setup: [], dates: true, insert: asDate },
   joined: { setup: [], insert: joined('jsonb', sql``) },
   json: { setup: [], insert: joined('json', sql``) },
   'ON CONFLICT': { setup: [], insert: joined('json', sql`on conflict do nothing`) },
   'before 0006': {
     setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
-    insert: (database, batch) => insertReadings(database, batch as StoredReading[]),
+    insert: shippedInsert,
   },
   'before 0005': {
     setup: [

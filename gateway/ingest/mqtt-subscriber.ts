@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { once, type EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import mqtt, { type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
@@ -58,12 +59,11 @@ export async function startMqttSubscriber(opts: {
   }
   client.on('connect', (connack) => opts.log.info({ clientId, sessionPresent: connack.sessionPresent }, 'connected to external broker'))
   // As mqtt.connectAsync: an unreachable broker is tried again until it answers; one that refuses
-  // (a CONNACK error) fails the start.
-  await new Promise<void>((resolve, reject) => {
-    const refused = (err: Error) => { client.off('connect', connected); client.end(true); reject(err) }
-    const connected = () => { client.off('error', refused); resolve() }
-    client.once('connect', connected)
-    client.once('error', refused)
+  // (a CONNACK error, which `once` rejects with) fails the start. MqttClient is an EventEmitter
+  // whose typed events TypeScript does not match to Node's.
+  await once(client as unknown as EventEmitter, 'connect').catch((err: unknown) => {
+    client.end(true)
+    throw err
   })
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt subscriber error'))
   client.on('offline', () => opts.log.warn('lost the external broker; reconnecting'))

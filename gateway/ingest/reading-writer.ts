@@ -123,9 +123,9 @@ const UNIQUE_VIOLATION = '23505'
 /**
  * A reading in the batch, as `jsonb_to_recordset` reads it. Event time travels as epoch ms (the
  * gateway's side of `readings.ts`, see `eventTime` in schema.ts) and becomes a timestamptz in the
- * statement (exactly: whole milliseconds times an interval). As a
- * Date it was allocated in decode and serialised by `toISOString`: `npm run bench:insert` ('Date
- * ts') has the client's CPU at 5.9–7.3 against 5.0–6.4 µs a row, PostgreSQL's the same.
+ * statement (exactly: whole milliseconds times an interval). As a Date it was allocated in decode
+ * and serialised by `toISOString`: `npm run bench:insert` ('Date ts') has the client's CPU at
+ * 5.9–7.3 against 5.0–6.4 µs a row, PostgreSQL's the same.
  */
 const BATCH_COLUMNS = sql.raw('("deviceId" text, kind text, ts bigint, seq bigint, "dedupKey" text, metrics jsonb, state text, code text, detail jsonb)')
 const EVENT_TIME = sql.raw(`timestamptz 'epoch' + x.ts * interval '1 millisecond'`)
