@@ -22,13 +22,14 @@ export type Profiler = { start(): void; stop(): Promise<unknown> }
  * likes. Stops everything it started, however `body`
  * ends. For the benchmarks that hold one rate. With `profile`, the gateway runs with a profiler
  * that `body` starts and stops around what it measures; `nodeArgs` go to the gateway's node after
- * `npm start`'s own (`--trace-gc`, say), and `logFile` gets everything the gateway prints (those
- * three are precall's alone).
+ * `npm start`'s own (`--trace-gc`, say), `env` is added to the gateway's environment
+ * (`INGEST_LINGER_MS`, say), and `logFile` gets everything the gateway prints (those four are
+ * precall's alone).
  */
 export async function withSystemAtRate<T>(
   opts: {
     system?: SystemName; devices: number; rate: number; faults: number; qos?: 0 | 1; maxInflightPerDevice?: number; warmUpSeconds?: number
-    profile?: Profiling; nodeArgs?: string[]; logFile?: string
+    profile?: Profiling; nodeArgs?: string[]; logFile?: string; env?: Record<string, string>
   },
   body: (run: { system: SystemUnderTest; clock: FaultClock; load(seconds: number): Promise<LoadResult>; profiler: Profiler }) => Promise<T>,
 ): Promise<T> {
@@ -38,7 +39,7 @@ export async function withSystemAtRate<T>(
     const system = await SYSTEMS[opts.system ?? 'precall-pg'].start({
       devices: opts.devices, alertUrl: clock.url,
       nodeArgs: [...(opts.nodeArgs ?? []), ...(profile ? ['--require', PROFILER] : [])],
-      env: profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {},
+      env: { ...opts.env, ...(profile ? { PROFILE_KIND: profile.kind, PROFILE_FILE: profile.file } : {}) },
       logFile: opts.logFile,
     })
     const [pid] = system.pids

@@ -5,7 +5,8 @@
  * bench's CPU column), PUBACK p50/p99 and fault→webhook p50/p99.
  *
  *   npm run bench:fixed -- [--system precall-pg] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1]
- *                          [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]
+ *                          [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--env NAME=VALUE]…
+ *                          [--log FILE]
  *
  * `--system` loads another system of `npm run bench` instead (ceiling, precall-pglite,
  * mosquitto-pg, node-red): the same figures, with the system's own processes in place of the
@@ -19,7 +20,8 @@
  *
  * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
  * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
- * flag to the gateway's node (`--node-arg=--trace-gc`), `--log` keeps what the gateway prints.
+ * flag to the gateway's node (`--node-arg=--trace-gc`), `--env` sets a variable of the gateway's
+ * environment (`--env INGEST_LINGER_MS=10`), `--log` keeps what the gateway prints.
  *
  * Runs `gateway/main.ts` as `npm run bench` does (bench/systems/precall.ts) with the bench's load
  * generator and fault clock, after a 5 s warm-up at the same rate. This VM's figures move by 10–20 %
@@ -49,6 +51,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     checkpoint: { type: 'boolean', default: false },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    env: { type: 'string', multiple: true, default: [] },
     log: { type: 'string' },
   },
 })
@@ -56,15 +59,23 @@ const [devices, rate, seconds, rounds, faults, inflight] = [flags.devices, flags
 const qos = flags.qos === '0' ? 0 : flags.qos === '1' ? 1 : undefined
 const systemName = flags.system as SystemName
 if (![devices, rate, seconds, rounds].every((n) => Number.isFinite(n) && n > 0) || !Number.isInteger(inflight) || inflight < 1 || !(faults >= 0) || qos === undefined || !Object.hasOwn(SYSTEMS, systemName)) {
-  console.error(`usage: npm run bench:fixed -- [--system ${Object.keys(SYSTEMS).join('|')}] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--log FILE]`)
+  console.error(`usage: npm run bench:fixed -- [--system ${Object.keys(SYSTEMS).join('|')}] [--devices 1000] [--rate 10000] [--seconds 10] [--rounds 3] [--faults 20] [--qos 1|0] [--inflight 64] [--profile DIR] [--checkpoint] [--node-arg FLAG]… [--env NAME=VALUE]… [--log FILE]`)
   process.exit(2)
 }
 const { label, alerts } = SYSTEMS[systemName]
 const precall = systemName.startsWith('precall')
-if (!precall && (flags.profile || flags['node-arg'].length > 0 || flags.log)) {
-  console.error(`--profile, --node-arg and --log are for precall's gateway; ${label} takes none of them`)
+if (!precall && (flags.profile || flags['node-arg'].length > 0 || flags.env.length > 0 || flags.log)) {
+  console.error(`--profile, --node-arg, --env and --log are for precall's gateway; ${label} takes none of them`)
   process.exit(2)
 }
+const env = Object.fromEntries(flags.env.map((pair) => {
+  const at = pair.indexOf('=')
+  if (at < 1) {
+    console.error(`--env takes NAME=VALUE (INGEST_LINGER_MS=10, say), not '${pair}'`)
+    process.exit(2)
+  }
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 // --profile: a V8 CPU profile of the gateway over the rounds only (npm run bench:profile reads it).
 const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devices}-devices-${rate}-qos${qos}-${Date.now()}.cpuprofile`)
 if (flags.profile) mkdirSync(flags.profile, { recursive: true })
@@ -72,7 +83,7 @@ const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} })
 const wal = async () => walWritten((await admin.unsafe(WAL_WRITTEN))[0]!)
 await withSystemAtRate({
   system: systemName, devices, rate, faults, qos, maxInflightPerDevice: inflight, profile: profileFile ? { kind: 'cpu', file: profileFile } : undefined,
-  nodeArgs: flags['node-arg'], logFile: flags.log && path.resolve(flags.log),
+  nodeArgs: flags['node-arg'], env, logFile: flags.log && path.resolve(flags.log),
 }, async ({ system, clock, load, profiler }) => {
   // Every process of the system (Mosquitto and its subscriber, say), each apart when there are
   // several; PostgreSQL is counted apart.
