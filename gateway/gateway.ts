@@ -28,12 +28,13 @@ import { createMetrics } from './metrics.js'
 import type { MqttPublish } from './notify/channels/channel.js'
 import { createNotifier } from './notify/notifier.js'
 import { createDispatcher } from './outbox/dispatcher.js'
-import { createOutboxStore, type QueuedMessages } from './outbox/outbox-store.js'
+import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createContactIntake } from './tickets/contact-intake.js'
 import { createDetectionIntake } from './tickets/detection-intake.js'
 import { createTicketScheduler } from './tickets/ticket-scheduler.js'
 import { createTicketUpdater } from './tickets/ticket-update.js'
+import type { Queued } from './tickets/ticket-change.js'
 import { createTicketStore } from './tickets/ticket-store.js'
 
 export type GatewayOptions = {
@@ -72,7 +73,10 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const ticketDeps = {
     database, metrics, policy: config.tickets, now,
     outboxLease: (at: Date) => dispatcher.lease(at),
-    onOutbox: (queued: QueuedMessages) => { dispatcher.handOff(queued); notifier.wake() },
+    onOutbox: (queued: Queued) => {
+      dispatcher.handOff(queued)
+      if (queued.notifications > 0) notifier.wake()
+    },
   }
   const intake = createDetectionIntake(ticketDeps)
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })

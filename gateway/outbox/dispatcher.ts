@@ -124,6 +124,8 @@ export function createDispatcher(opts: DispatcherOptions) {
   let timer: NodeJS.Timeout | undefined
   const passes = new Set<Promise<void>>()
   const handedOff = new Set<Promise<void>>()
+  // A hand-off found messages not leased to this worker: some may wait behind one being handed off.
+  let heldBehind = false
   let woken = false
   let stopped: Promise<void> | undefined
 
@@ -158,13 +160,20 @@ export function createDispatcher(opts: DispatcherOptions) {
    * Sends what a transaction queued leased to this worker (see `enqueueTicketEvent`), straight
    * after its commit, without the wake and the claim: on a busy gateway each is a turn of the
    * event loop the webhook waits for. Anything else it queued (unleased: it waits behind an earlier
-   * message, or no dispatcher ran here) is left to a pass, woken now and again once these are sent.
+   * message, or no dispatcher ran here) is left to a pass, woken now and again once the hand-offs
+   * under way are sent, since it may be waiting behind one of them. A transaction that queued only
+   * leased messages, or none, wakes no pass, nor does their sending: such passes claimed nothing
+   * after nearly every new ticket, a round trip (two statements) wasted. A message another instance
+   * queued behind one handed off here goes with the next poll.
    */
   function handOff(queued: QueuedMessages): void {
     // Stopping: what was leased waits out its lease and goes with a later pass, here or elsewhere.
     if (!running) return
     const mine = queued.rows.filter((r) => r.lockedBy === workerId)
-    if (mine.length < queued.rows.length || mine.length === 0) wake()
+    if (mine.length < queued.rows.length) {
+      heldBehind = true
+      wake()
+    }
     if (mine.length === 0) return
     const handedAt = now()
     const subscriptions = new Map(queued.subscriptions.map((s) => [s.id, s]))
@@ -174,7 +183,12 @@ export function createDispatcher(opts: DispatcherOptions) {
       if (!subscription) return Promise.resolve()
       // Waiting for a slot behind slow answers can outlast much of the lease.
       return deliver(row, subscription, now() - handedAt >= config.timeoutMs)
-    }))).then(() => { handedOff.delete(sending); wake() })
+    }))).then(() => {
+      handedOff.delete(sending)
+      if (!heldBehind) return
+      if (handedOff.size === 0) heldBehind = false
+      wake()
+    })
     handedOff.add(sending)
   }
 

@@ -11,13 +11,20 @@ import { addServiceTime, type Calendar } from './sla-clock.js'
 type TicketRow = typeof tickets.$inferSelect
 
 /**
+ * What a ticket transaction queued: its webhook messages (see `QueuedMessages`) and how many
+ * customer messages. Whoever delivers a kind is woken only when there is some of it: a claim that
+ * finds nothing is a round trip wasted, and with it a turn of a busy gateway's loop.
+ */
+export type Queued = QueuedMessages & { notifications: number }
+
+/**
  * Where a ticket transaction's outbox rows go once it commits: `outboxLease` is the local
  * dispatcher's lease for messages queued at a time (none while it is stopped), `onOutbox` gets
  * what the transaction queued (see `OutboxDispatcher.handOff`) and wakes whoever delivers it.
  */
 export type OutboxLink = {
   outboxLease?: (at: Date) => OutboxLease | undefined
-  onOutbox?: (queued: QueuedMessages) => void
+  onOutbox?: (queued: Queued) => void
 }
 
 export type TicketChange = {
@@ -57,7 +64,7 @@ export async function ticketTransaction<T>(
   fn: (tx: Tx, record: (change: TicketChange) => Promise<void>, alongside: Alongside) => Promise<T>,
 ): Promise<T> {
   const lease = link.outboxLease?.(at)
-  const queued: QueuedMessages = { rows: [], subscriptions: [] }
+  const queued: Queued = { rows: [], subscriptions: [], notifications: 0 }
   let recorded = false
   // With a lease, the first change that queues a webhook reads the subscriptions for all of them.
   let subscriptionsRead = false
@@ -73,10 +80,11 @@ export async function ticketTransaction<T>(
       recorded = true
       const readSubscriptions = lease !== undefined && change.event !== null && !subscriptionsRead
       subscriptionsRead ||= readSubscriptions
-      return alongside(recordTicketChange(tx, change, lease, readSubscriptions).then((q) => {
-        if (!q) return
-        queued.rows.push(...q.rows)
-        if (readSubscriptions) queued.subscriptions = q.subscriptions
+      return alongside(recordTicketChange(tx, change, lease, readSubscriptions).then(({ webhooks, notified }) => {
+        if (notified) queued.notifications++
+        if (!webhooks) return
+        queued.rows.push(...webhooks.rows)
+        if (readSubscriptions) queued.subscriptions = webhooks.subscriptions
       }))
     }, alongside)
     // A write reaches its connection (the drivers keep statements in order) within the microtasks
@@ -108,9 +116,11 @@ async function firstFailure(writes: Promise<unknown>[]): Promise<unknown> {
 
 const IN_FAILED_TRANSACTION = '25P02'
 
-async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLease | undefined, readSubscriptions: boolean): Promise<QueuedMessages | undefined> {
+async function recordTicketChange(
+  tx: Tx, change: TicketChange, lease: OutboxLease | undefined, readSubscriptions: boolean,
+): Promise<{ webhooks: QueuedMessages | undefined; notified: boolean }> {
   // Issued together, so they share the round trips to the database (postgres.js pipelines them).
-  const [, queued] = await Promise.all([
+  const [, webhooks, notified] = await Promise.all([
     insertHistory(tx, {
       ticketId: change.ticket.id, at: change.at, actor: change.actor, action: change.action,
       fromStatus: change.fromStatus ?? null, toStatus: change.ticket.status, changes: change.changes ?? {}, comment: change.comment ?? null,
@@ -118,7 +128,7 @@ async function recordTicketChange(tx: Tx, change: TicketChange, lease: OutboxLea
     change.event ? enqueueTicketEvent(tx, { type: change.event, ticket: toTicketJson(change.ticket) }, change.at, lease, readSubscriptions) : undefined,
     enqueueCustomerNotification(tx, { ticket: change.ticket, event: change.event, action: change.action, fromStatus: change.fromStatus ?? null, at: change.at }),
   ])
-  return queued
+  return { webhooks, notified }
 }
 
 // Every ticket change writes one (see reusableQuery).

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
 import { webhookSubscriptions } from '../../gateway/db/schema.js'
@@ -178,6 +179,23 @@ describe.each(BACKENDS)('dispatcher ordering and leases (%s)', (backend) => {
       expect(bed.receiver.received.map(eventOf)).toEqual(['t-h2:ticket.opened', 't-h2:ticket.updated'])
       await dispatcher.stop()
       expect((await bed.h.deliveriesOf('t-h2')).map((d) => d.status)).toEqual(['delivered', 'delivered'])
+    })
+
+    it('runs no pass after a hand-off that held nothing back', async () => {
+      await bed.h.subscriptions.create({ url: bed.receiver.url, events: ['ticket.opened'] })
+      const dispatcher = bed.h.dispatcher({ pollMs: 3_600_000 }, 'here')
+      dispatcher.start()
+      await sleep(200) // the pass a start runs has found nothing; the next is the poll's, in an hour
+      // Queued by another instance, unleased, and nobody woken here: only a pass would claim it.
+      await bed.h.enqueue('t-h4', 'ticket.opened')
+      dispatcher.handOff(await enqueueLeased(dispatcher, 't-h5', 'ticket.opened'))
+      await expect.poll(async () => (await bed.h.deliveriesOf('t-h5'))[0]?.status, { timeout: 2_000 }).toBe('delivered')
+      await sleep(300)
+      expect(bed.receiver.received.map(eventOf)).toEqual(['t-h5:ticket.opened'])
+      // It was claimable all along: a wake (or the poll) sends it.
+      dispatcher.wake()
+      await expect.poll(() => bed.receiver.received.length, { timeout: 2_000 }).toBe(2)
+      await dispatcher.stop()
     })
 
     it('sends nothing handed to it once stopping, and the leased message goes with a pass after its lease', async () => {

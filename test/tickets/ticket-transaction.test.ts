@@ -2,8 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database, Tx } from '../../gateway/db/database.js'
 import { outbox, ticketHistory, tickets, webhookSubscriptions } from '../../gateway/db/schema.js'
-import type { QueuedMessages } from '../../gateway/outbox/outbox-store.js'
-import { ticketTransaction } from '../../gateway/tickets/ticket-change.js'
+import { ticketTransaction, type Queued } from '../../gateway/tickets/ticket-change.js'
 import { createNotifyHarness, type NotifyHarness } from '../notify/harness.js'
 import { BACKENDS, openTestDatabase } from '../support/databases.js'
 
@@ -28,7 +27,7 @@ describe.each(BACKENDS)('ticket transactions on %s', (backend) => {
   }
 
   /** Retitles `row`, recording the change without waiting for it, and leaves `extra` to COMMIT. */
-  function retitle(row: Awaited<ReturnType<typeof ticket>>, handed: QueuedMessages[], extra: (tx: Tx) => PromiseLike<unknown>) {
+  function retitle(row: Awaited<ReturnType<typeof ticket>>, handed: Queued[], extra: (tx: Tx) => PromiseLike<unknown>) {
     return ticketTransaction(database, { onOutbox: (q) => handed.push(q) }, at, async (tx, record, alongside) => {
       const [updated] = await tx.update(tickets).set({ title: 'Drain pump blocked', version: row.version + 1 }).where(eq(tickets.id, row.id)).returning()
       alongside(extra(tx))
@@ -42,7 +41,7 @@ describe.each(BACKENDS)('ticket transactions on %s', (backend) => {
 
   it('commits what was left to COMMIT with the change, and then hands its webhooks over', async () => {
     const row = await ticket()
-    const handed: QueuedMessages[] = []
+    const handed: Queued[] = []
     await retitle(row, handed, (tx) => tx.update(tickets).set({ severity: 'critical' }).where(eq(tickets.id, row.id)))
     const [stored] = await database.db.select().from(tickets).where(eq(tickets.id, row.id))
     expect(stored).toMatchObject({ title: 'Drain pump blocked', severity: 'critical' })
@@ -54,7 +53,7 @@ describe.each(BACKENDS)('ticket transactions on %s', (backend) => {
 
   it('hands over every leased webhook of a transaction of several changes with the subscriptions to send them', async () => {
     const [a, b] = [await ticket(), await ticket()]
-    const handed: QueuedMessages[] = []
+    const handed: Queued[] = []
     const lease = { workerId: 'here', until: new Date(at.getTime() + 30_000) }
     await ticketTransaction(database, { outboxLease: () => lease, onOutbox: (q) => handed.push(q) }, at, async (tx, record) => {
       for (const row of [a, b]) {
@@ -67,9 +66,27 @@ describe.each(BACKENDS)('ticket transactions on %s', (backend) => {
     expect(handed[0].subscriptions.map((s) => s.id)).toEqual(['sub-crm'])
   })
 
+  it('tells how many customer messages it queued, so the notifier is woken only for some', async () => {
+    const customer = await h.customer({ channels: [] })
+    const [told, silent] = [await h.openTicket(customer, { notifyCustomer: true }), await h.openTicket(customer, { notifyCustomer: false })]
+    const handed: Queued[] = []
+    await ticketTransaction(database, { onOutbox: (q) => handed.push(q) }, at, async (tx, record) => {
+      // A resolution goes to a customer who was told of the ticket, not to one who never heard of it.
+      for (const row of [told, silent]) {
+        const [resolved] = await tx.update(tickets).set({ status: 'resolved', resolvedAt: at, version: row.version + 1 }).where(eq(tickets.id, row.id)).returning()
+        void record({ ticket: resolved, at, actor: 'test', action: 'status', fromStatus: row.status, event: 'ticket.resolved' })
+      }
+    })
+    await ticketTransaction(database, { onOutbox: (q) => handed.push(q) }, at, async (tx, record) => {
+      const [updated] = await tx.update(tickets).set({ title: 'Seal worn', version: silent.version + 2 }).where(eq(tickets.id, silent.id)).returning()
+      void record({ ticket: updated, at, actor: 'test', action: 'retitled', event: 'ticket.updated' })
+    })
+    expect(handed.map((q) => q.notifications)).toEqual([1, 0])
+  })
+
   it('rolls the whole change back when a write left to COMMIT fails, rejects with its error, and hands nothing over', async () => {
     const row = await ticket()
-    const handed: QueuedMessages[] = []
+    const handed: Queued[] = []
     await expect(retitle(row, handed, (tx) => tx.execute(sql`select 1 / 0`))).rejects.toMatchObject({ cause: { code: '22012' } }) // division_by_zero
     const [stored] = await database.db.select().from(tickets).where(eq(tickets.id, row.id))
     expect(stored.title).toBe(row.title)
