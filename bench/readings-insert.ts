@@ -7,7 +7,8 @@
  * migration 0005 (dedup index on device, kind, ts, key plus its own device/ts index), and the
  * B-tree on received_at that migration 0006 replaced with a block range index; and the shipped
  * statement with event time as a Date, serialised to ISO text and parsed by PostgreSQL (until
- * 8e063e7; its batches are built with Dates, as decode made them).
+ * 8e063e7; its batches are built with Dates, as decode made them), and returning each row's
+ * device and dedup key with its id ('keys returned', until 2026-12-06).
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
  * database's backends and WAL (the whole server's) per stored row, the CPU of this process (the
@@ -20,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { sql, type SQL } from 'drizzle-orm'
 import { openDatabase, type Database } from '../gateway/db/database.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
-import { insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
+import { appendStatement, insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
 import { processCpuUs, WAL_WRITTEN, walWritten } from './process-stats.js'
 
@@ -53,11 +54,17 @@ const asDate = (database: Database, batch: BenchReading[]) => database.query(sql
   order by n
   returning id, device_id, dedup_key`)
 
+// The shipped statement as it was until 2026-12-06: each row came back with its device and dedup
+// key, to be matched to its reading by them should RETURNING's order ever differ.
+const keysReturned = (database: Database, batch: BenchReading[]) =>
+  database.query(appendStatement(sql`jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)`, sql`id, device_id, dedup_key`))
+
 type Variant = { setup: string[]; dates?: true; insert(database: Database, batch: BenchReading[]): Promise<unknown> }
 // The shipped insert; only the 'Date ts' variant builds batches with Dates.
 const shippedInsert = (database: Database, batch: BenchReading[]) => insertReadings(database, batch as StoredReading[])
 const VARIANTS = {
   shipped: { setup: [], insert: shippedInsert },
+  'keys returned': { setup: [], insert: keysReturned },
   'Date ts': { setup: [], dates: true, insert: asDate },
   joined: { setup: [], insert: joined('jsonb', sql``) },
   json: { setup: [], insert: joined('json', sql``) },

@@ -59,15 +59,19 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     expect(n).toBe(4)
   })
 
-  it('gives each reading of a batch of new ones the id of its own row', async () => {
+  // Side by side, flushes take ids from the sequence in turns: each batch's still grow in its order.
+  it.each([
+    { maxBatch: 100, concurrency: 1, prefix: 'rw-ids-' },
+    { maxBatch: 10, concurrency: 4, prefix: 'rw-ids4-' },
+  ])('gives each reading of new ones the id of its own row (batches of $maxBatch, $concurrency at once)', async ({ maxBatch, concurrency, prefix }) => {
     const committed: CommittedReading[] = []
-    const writer = createReadingWriter({ database, metrics: createMetrics(), maxBatch: 100, lingerMs: 50, onCommitted: (b) => committed.push(...b) })
-    const batch = Array.from({ length: 40 }, (_, i) => reading(100 + i, { deviceId: `rw-ids-${i % 7}`, metrics: { drain_time_s: i } }))
+    const writer = createReadingWriter({ database, metrics: createMetrics(), maxBatch, concurrency, lingerMs: 50, onCommitted: (b) => committed.push(...b) })
+    const batch = Array.from({ length: 40 }, (_, i) => reading(100 + i, { deviceId: `${prefix}${i % 7}`, metrics: { drain_time_s: i } }))
     expect(await Promise.all(batch.map((r) => appended(writer, r)))).toEqual(batch.map(() => 'stored'))
 
     expect(committed).toHaveLength(40)
     const rows = await database.query<{ id: string; device_id: string; seq: string; drain: number }>(
-      sql`select id, device_id, seq, (metrics->>'drain_time_s')::int as drain from readings where device_id like 'rw-ids-%'`)
+      sql`select id, device_id, seq, (metrics->>'drain_time_s')::int as drain from readings where device_id like ${prefix + '%'}`)
     const byId = new Map(rows.map((r) => [Number(r.id), r]))
     for (const r of committed) {
       const row = byId.get(r.id)
@@ -92,21 +96,16 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
 })
 
 describe('positions of a plain insert\'s rows', () => {
-  const batch = [reading(1, { deviceId: 'a' }), reading(1, { deviceId: 'b' }), reading(2, { deviceId: 'a' }), reading(5, { deviceId: 'a', kind: 'event', dedupKey: 's2' })]
-
-  it('takes rows in batch order as they come', () => {
-    const rows = batch.map((r, i) => ({ id: String(10 + i), device_id: r.deviceId, dedup_key: r.dedupKey }))
-    expect(positions(batch, rows)).toEqual(['10', '11', '12', '13'])
+  it('takes ids in batch order when they come ascending', () => {
+    expect(positions(4, ['10', '11', '12', '13'].map((id) => ({ id })))).toEqual(['10', '11', '12', '13'])
   })
 
-  it('matches rows by device and dedup key when they come in another order', () => {
-    const rows = [
-      { id: '21', device_id: 'a', dedup_key: 's2' },
-      { id: '22', device_id: 'b', dedup_key: 's1' },
-      { id: '23', device_id: 'a', dedup_key: 's1' },
-      { id: '24', device_id: 'a', dedup_key: 's2' },
-    ]
-    expect(positions(batch, rows)).toEqual(['23', '22', '21', '24'])
+  it('sorts ids that come in another order: the sequence numbered the rows in batch order', () => {
+    expect(positions(4, ['21', '9', '100', '22'].map((id) => ({ id })))).toEqual(['9', '21', '22', '100'])
+  })
+
+  it('refuses an answer that is not one row a reading', () => {
+    expect(() => positions(3, [{ id: '1' }, { id: '2' }])).toThrow(/2 rows for a batch of 3/)
   })
 })
 
