@@ -155,8 +155,11 @@ export function appendStatement(rows: SQL, returning: SQL = sql`id`) {
 export function positions(batchLength: number, stored: { id: string }[]): string[] {
   if (stored.length !== batchLength) throw new Error(`the insert answered ${stored.length} rows for a batch of ${batchLength}`)
   const ids = stored.map((row) => row.id)
-  for (let i = 1; i < ids.length; i++) {
-    if (Number(ids[i]) <= Number(ids[i - 1])) return ids.sort((a, b) => Number(a) - Number(b))
+  let previous = -Infinity
+  for (const id of ids) {
+    const n = Number(id)
+    if (n <= previous) return ids.sort((a, b) => Number(a) - Number(b))
+    previous = n
   }
   return ids
 }
