@@ -11,12 +11,20 @@ type Pending<T, R> = { item: T; done: Done<R>; at: number }
  * holds a batch that is not full until its first item has waited that long: needed where a
  * flush runs on this thread (PGlite), where items never pile up behind it and every flush would
  * otherwise carry one.
+ *
+ * `answerBudgetMs` answers a batch in slices of that much time, a turn of the event loop between
+ * slices. A batch's answers run its items' callbacks, which on the ingest path acknowledge and read
+ * each device's next packets: a thousand at once held the loop for tens of milliseconds, and every
+ * round trip waiting on it (a ticket's, another batch's) waited that much longer. Rules still see
+ * the whole batch at once (`afterFlush` runs as it commits), answers still come in submission
+ * order, and a batch answered within the budget is answered at once.
  */
 export function createGroupCommit<T, R>(opts: {
   flush(items: T[]): Promise<R[]>
   maxBatch: number
   concurrency?: number
   lingerMs?: number
+  answerBudgetMs?: number
   afterFlush?(items: T[], results: R[]): void
   onBatch?(size: number, seconds: number): void
   /** A flush failed: every item of the batch gets its error. */
@@ -52,24 +60,24 @@ export function createGroupCommit<T, R>(opts: {
       )
       ordered = ordered.then(async () => {
         const outcome = await flushed
-        if (outcome.ok) {
-          opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
-          try {
+        try {
+          if (outcome.ok) {
+            opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
             opts.afterFlush?.(items, outcome.results)
-          } finally {
-            for (let i = 0; i < batch.length; i++) answer(batch[i]!, null, outcome.results[i])
+          } else {
+            opts.onFailedBatch?.(batch.length)
           }
-        } else {
-          const error = outcome.error ?? new Error('flush failed')
-          opts.onFailedBatch?.(batch.length)
-          for (const p of batch) answer(p, error)
-        }
-        active--
-        pump()
-        if (active === 0 && queue.length === 0) {
-          const waiters = idleWaiters
-          idleWaiters = []
-          for (const w of waiters) w()
+        } finally {
+          // The flush holds its place until its batch is answered: while answering lags, the
+          // items arriving meanwhile gather into the next batch rather than go out in more flushes.
+          await answerBatch(batch, outcome.ok ? null : outcome.error ?? new Error('flush failed'), outcome.ok ? outcome.results : undefined)
+          active--
+          pump()
+          if (active === 0 && queue.length === 0) {
+            const waiters = idleWaiters
+            idleWaiters = []
+            for (const w of waiters) w()
+          }
         }
       })
     }
@@ -78,6 +86,18 @@ export function createGroupCommit<T, R>(opts: {
   function add(item: T, done: Done<R>): void {
     queue.push({ item, done, at: opts.lingerMs ? performance.now() : 0 })
     pump()
+  }
+
+  async function answerBatch(batch: Pending<T, R>[], error: unknown, results: R[] | undefined) {
+    const budget = opts.answerBudgetMs
+    let sliceStarted = budget === undefined ? 0 : performance.now()
+    for (let i = 0; i < batch.length; i++) {
+      if (budget !== undefined && i > 0 && performance.now() - sliceStarted >= budget) {
+        await new Promise((resolve) => setImmediate(resolve))
+        sliceStarted = performance.now()
+      }
+      answer(batch[i]!, error, results?.[i])
+    }
   }
 
   /** A callback that throws must not keep the rest of its batch from their answers. */

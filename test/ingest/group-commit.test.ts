@@ -105,4 +105,55 @@ describe('group commit', () => {
     f.finishNext()
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60, 70])
   })
+
+  it('with an answer budget, answers a batch in slices of that much time, the loop turning between slices', async () => {
+    const f = recordingFlush()
+    const answered: number[] = []
+    const commits = createGroupCommit({
+      flush: f.flush, maxBatch: 5, lingerMs: 10_000, answerBudgetMs: 3,
+      // Rules see the whole batch before any item is answered; the marker is something else the
+      // loop has to do, queued as the batch commits.
+      afterFlush: (items) => {
+        answered.push(-items.length)
+        setImmediate(() => answered.push(0))
+      },
+    })
+    // Each answer takes at least 2 ms, so a slice holds one or two of them.
+    for (const n of [1, 2, 3, 4, 5]) commits.add(n, (_, result) => {
+      answered.push(result as number)
+      spin(2)
+    })
+    expect(f.batches).toEqual([[1, 2, 3, 4, 5]])
+    f.finishNext()
+    await commits.idle()
+    expect(answered.filter((n) => n !== 0)).toEqual([-5, 10, 20, 30, 40, 50])
+    expect([2, 3]).toContain(answered.indexOf(0))
+  })
+
+  it('with an answer budget, answers batches in submission order, a later one waiting for every slice of the one before', async () => {
+    const f = recordingFlush()
+    const answered: number[] = []
+    const commits = createGroupCommit({ flush: f.flush, maxBatch: 3, concurrency: 2, lingerMs: 10_000, answerBudgetMs: 1 })
+    for (const n of [1, 2, 3, 4, 5, 6]) commits.add(n, (_, result) => {
+      answered.push(result as number)
+      spin(2)
+    })
+    expect(f.batches).toEqual([[1, 2, 3], [4, 5, 6]])
+    f.finish(1)
+    f.finish(0)
+    let idle = false
+    void commits.idle().then(() => { idle = true })
+    await tick()
+    // A slice at a time, the first batch is not through yet, and idle() waits for it.
+    expect(answered.length).toBeLessThan(3)
+    expect(idle).toBe(false)
+    await commits.idle()
+    expect(answered).toEqual([10, 20, 30, 40, 50, 60])
+  })
 })
+
+/** Keeps the thread busy for `ms`, as a callback that does real work would. */
+function spin(ms: number) {
+  const until = performance.now() + ms
+  while (performance.now() < until) { /* busy */ }
+}
