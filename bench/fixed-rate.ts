@@ -18,7 +18,9 @@
  * system's maximum, a low cap keeps the backlog out of the system (as devices that wait for their
  * PUBACK would) and a high one lets it pile up inside.
  *
- * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
+ * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN);
+ * for precall, the gateway's event-loop delay p99 and max over the round (a long turn delays every
+ * round trip waiting on it, and a fault waits for several). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
  * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
  * flag to the gateway's node (`--node-arg=--trace-gc`), `--env` sets a variable of the gateway's
  * environment (`--env INGEST_LINGER_MS=10`), `--log` keeps what the gateway prints.
@@ -96,6 +98,7 @@ await withSystemAtRate({
     await sleep(1000)
     clock.reset()
     if (flags.checkpoint) await admin`checkpoint`
+    await system.loopDelay?.()
     const before = { handled: await system.processed(), each: processCpu(), postgres: postgresCpuUs(), wal: await wal() }
     const machine = startCpuMeter()
     const result = await load(seconds)
@@ -107,13 +110,15 @@ await withSystemAtRate({
     const [own, database, all] = [each.reduce((a, b) => a + b, 0), postgresCpuUs() - before.postgres, machine.read()]
     const apart = names.length > 1 ? ` (${each.map((us, i) => `${names[i]} ${perReading(us)}`).join(', ')})` : ''
     const after = await wal()
+    const delay = await system.loopDelay?.()
     await sleep(500)
     const f = clock.reset()
     const faultFigures = alerts ? `; fault→webhook p50 ${f.p50Ms.toFixed(0)} / p99 ${f.p99Ms.toFixed(0)} ms (${f.alerted}/${f.injected})` : ''
     console.log(`round ${round}: ${handled} readings; µs a reading: ${precall && names.length === 1 ? 'gateway' : 'system'} ${perReading(own)}${apart}, PostgreSQL ${perReading(database)}, ` +
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
       `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms` +
-      `${result.skipped > 0 ? `; ${result.skipped} publishes skipped at the in-flight cap` : ''}${faultFigures}`)
+      `${result.skipped > 0 ? `; ${result.skipped} publishes skipped at the in-flight cap` : ''}${faultFigures}` +
+      `${delay ? `; event-loop delay p99 ${delay.p99Ms.toFixed(0)} / max ${delay.maxMs.toFixed(0)} ms` : ''}`)
   }
   if (profileFile) {
     await profiler.stop()

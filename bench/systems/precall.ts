@@ -11,6 +11,9 @@ import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './syst
 
 const TOKEN = 'bench-admin-token-0123456789'
 const ACCEPTED = /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m
+// prom-client sets the delay gauges, and resets its histogram, when the first of them is collected.
+const LOOP_DELAY = ['lag_seconds', 'lag_p99_seconds', 'lag_max_seconds'].map((m) => `name=precall_nodejs_eventloop_${m}`).join('&')
+const gauge = (text: string, name: string) => Number(new RegExp(`^precall_nodejs_eventloop_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN)
 
 /** The node flags `npm start` gives the gateway (`tsx --flag… gateway/main.ts` in package.json). */
 export function startFlags(): string[] {
@@ -62,6 +65,10 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         async processed() {
           const res = await fetch(`${httpUrl}/metrics?name=precall_readings_accepted_total`)
           return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
+        },
+        async loopDelay() {
+          const text = await (await fetch(`${httpUrl}/metrics?${LOOP_DELAY}`)).text()
+          return { p99Ms: gauge(text, 'lag_p99_seconds') * 1000, maxMs: gauge(text, 'lag_max_seconds') * 1000 }
         },
         pids: mosquitto ? [child.pid, mosquitto.pid] : [child.pid],
         async stop() {

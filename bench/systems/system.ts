@@ -5,6 +5,11 @@ export type SystemUnderTest = {
   devices: { id: string; secret?: string }[]
   /** Readings the system has fully handled so far (stored, or counted for the ceiling). */
   processed(): Promise<number>
+  /**
+   * The gateway's event-loop delay since the last call (p99 and max, ms): how long a turn of its
+   * loop held everything waiting on it. precall's alone (from its `/metrics`).
+   */
+  loopDelay?(): Promise<{ p99Ms: number; maxMs: number }>
   /** Processes whose memory the system costs (the database server is shared and not counted); precall's gateway first. */
   pids: number[]
   stop(): Promise<void>
