@@ -20,8 +20,9 @@
  *
  * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN);
  * for precall, the gateway's event-loop delay p99 and max over the round (a long turn delays every
- * round trip waiting on it, and a fault waits for several). `--checkpoint` starts each round with a CHECKPOINT, so every round holds the burst of
- * full-page images that follows one, as a long run does every few minutes. `--node-arg` passes a
+ * round trip waiting on it, and a fault waits for several). `--checkpoint` starts each round with
+ * a CHECKPOINT, so every round holds the burst of full-page images that follows one, as a long run
+ * does every few minutes. `--node-arg` passes a
  * flag to the gateway's node (`--node-arg=--trace-gc`), `--env` sets a variable of the gateway's
  * environment (`--env INGEST_LINGER_MS=10`), `--log` keeps what the gateway prints.
  *

@@ -1,6 +1,7 @@
 /** Called once an item's batch is stored (`null`, its result) or failed (the error). */
 export type Done<R> = (err: unknown, result?: R) => void
 type Pending<T, R> = { item: T; done: Done<R>; at: number }
+type Outcome<R> = { ok: true; results: R[] } | { ok: false; error: unknown }
 
 /**
  * Group commit: callers submit items one by one; while flushes are in flight the next items
@@ -55,8 +56,8 @@ export function createGroupCommit<T, R>(opts: {
       const items = batch.map((p) => p.item)
       const started = performance.now()
       const flushed = opts.flush(items).then(
-        (results) => ({ ok: true as const, results }),
-        (error: unknown) => ({ ok: false as const, error }),
+        (results): Outcome<R> => ({ ok: true, results }),
+        (error: unknown): Outcome<R> => ({ ok: false, error: error ?? new Error('flush failed') }),
       )
       ordered = ordered.then(async () => {
         const outcome = await flushed
@@ -70,7 +71,7 @@ export function createGroupCommit<T, R>(opts: {
         } finally {
           // The flush holds its place until its batch is answered: while answering lags, the
           // items arriving meanwhile gather into the next batch rather than go out in more flushes.
-          await answerBatch(batch, outcome.ok ? null : outcome.error ?? new Error('flush failed'), outcome.ok ? outcome.results : undefined)
+          await answerBatch(batch, outcome)
           active--
           pump()
           if (active === 0 && queue.length === 0) {
@@ -88,15 +89,16 @@ export function createGroupCommit<T, R>(opts: {
     pump()
   }
 
-  async function answerBatch(batch: Pending<T, R>[], error: unknown, results: R[] | undefined) {
-    const budget = opts.answerBudgetMs
-    let sliceStarted = budget === undefined ? 0 : performance.now()
+  async function answerBatch(batch: Pending<T, R>[], outcome: Outcome<R>) {
+    const budget = opts.answerBudgetMs ?? Infinity
+    let sliceStarted = performance.now()
     for (let i = 0; i < batch.length; i++) {
-      if (budget !== undefined && i > 0 && performance.now() - sliceStarted >= budget) {
+      if (i > 0 && performance.now() - sliceStarted >= budget) {
         await new Promise((resolve) => setImmediate(resolve))
         sliceStarted = performance.now()
       }
-      answer(batch[i]!, error, results?.[i])
+      if (outcome.ok) answer(batch[i]!, null, outcome.results[i])
+      else answer(batch[i]!, outcome.error)
     }
   }
 
