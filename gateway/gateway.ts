@@ -97,6 +97,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         }
       }
     },
+    onCommittedError: (err) => log.error({ err }, 'rule evaluation failed on a committed batch: its readings are stored, ingest goes on'),
   })
   const ingest = createIngest({ directory, writer, metrics, log: log.child({ component: 'ingest' }), maxFutureMs: config.ingest.maxFutureMs, now })
 

@@ -11,6 +11,7 @@ export function createMetrics() {
     readingsDuplicate: new Counter({ name: 'precall_readings_duplicate_total', help: 'Redelivered messages already stored (ignored)', registers }),
     readingsRejected: new Counter({ name: 'precall_readings_rejected_total', help: 'Messages refused by ingest, by reason', labelNames: ['reason'], registers }),
     readingsStoreFailed: new Counter({ name: 'precall_readings_store_failed_total', help: 'Messages not stored because their group commit failed (not acknowledged: sent again)', registers }),
+    afterCommitErrors: new Counter({ name: 'precall_after_commit_errors_total', help: 'Committed batches whose rule evaluation (or other work after the commit) threw: logged; the readings stay stored and acknowledged, and ingest goes on', registers }),
     readingsLate: new Counter({ name: 'precall_readings_late_total', help: 'Readings stored but too late in event time for rule evaluation', registers }),
     connectionsRefused: new Counter({ name: 'precall_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers }),
     mqttClients: new Gauge({ name: 'precall_mqtt_clients', help: 'Connected MQTT clients', registers }),

@@ -27,6 +27,12 @@ export function createGroupCommit<T, R>(opts: {
   lingerMs?: number
   answerBudgetMs?: number
   afterFlush?(items: T[], results: R[]): void
+  /**
+   * `afterFlush` threw. Its batch is stored all the same, so its items still get their results,
+   * and later batches go on being flushed and answered. Unset, the error is thrown again on its
+   * own (an uncaught exception), outside the chain that keeps answers in order.
+   */
+  onAfterFlushError?(err: unknown): void
   onBatch?(size: number, seconds: number): void
   /** A flush failed: every item of the batch gets its error. */
   onFailedBatch?(size: number): void
@@ -61,24 +67,27 @@ export function createGroupCommit<T, R>(opts: {
       )
       ordered = ordered.then(async () => {
         const outcome = await flushed
-        try {
-          if (outcome.ok) {
-            opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
+        if (outcome.ok) {
+          opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
+          try {
             opts.afterFlush?.(items, outcome.results)
-          } else {
-            opts.onFailedBatch?.(batch.length)
+          } catch (err) {
+            // Thrown inside this chain, it would reject `ordered`: no later batch would be answered.
+            if (opts.onAfterFlushError) opts.onAfterFlushError(err)
+            else queueMicrotask(() => { throw err })
           }
-        } finally {
-          // The flush holds its place until its batch is answered: while answering lags, the
-          // items arriving meanwhile gather into the next batch rather than go out in more flushes.
-          await answerBatch(batch, outcome)
-          active--
-          pump()
-          if (active === 0 && queue.length === 0) {
-            const waiters = idleWaiters
-            idleWaiters = []
-            for (const w of waiters) w()
-          }
+        } else {
+          opts.onFailedBatch?.(batch.length)
+        }
+        // The flush holds its place until its batch is answered: while answering lags, the
+        // items arriving meanwhile gather into the next batch rather than go out in more flushes.
+        await answerBatch(batch, outcome)
+        active--
+        pump()
+        if (active === 0 && queue.length === 0) {
+          const waiters = idleWaiters
+          idleWaiters = []
+          for (const w of waiters) w()
         }
       })
     }

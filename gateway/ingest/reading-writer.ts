@@ -36,6 +36,8 @@ export function createReadingWriter(opts: {
   /** How long a batch that is not full waits for more (see createGroupCommit). */
   lingerMs?: number
   onCommitted(readings: CommittedReading[]): void
+  /** `onCommitted` threw (a bug downstream): counted, and handed here to be logged. */
+  onCommittedError?(err: unknown): void
 }) {
   const { database, metrics } = opts
 
@@ -70,6 +72,10 @@ export function createReadingWriter(opts: {
       for (const [kind, n] of perKind) metrics.readingsAccepted.inc({ kind }, n)
       if (committed.length < batch.length) metrics.readingsDuplicate.inc(batch.length - committed.length)
       if (committed.length > 0) opts.onCommitted(committed)
+    },
+    onAfterFlushError(err) {
+      metrics.afterCommitErrors.inc()
+      opts.onCommittedError?.(err)
     },
   })
 

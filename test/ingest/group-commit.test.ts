@@ -150,6 +150,20 @@ describe('group commit', () => {
     await commits.idle()
     expect(answered).toEqual([10, 20, 30, 40, 50, 60])
   })
+
+  it('when afterFlush throws, answers that batch and every later one, and reports the error', async () => {
+    const errors: unknown[] = []
+    const commits = createGroupCommit({
+      flush: async (items: number[]) => items.map((n) => n * 10), maxBatch: 2, concurrency: 2,
+      afterFlush: (items) => { if (items.includes(1)) throw new Error('rules failed on 1') },
+      onAfterFlushError: (err) => errors.push(err),
+    })
+    const results = [1, 2, 3, 4, 5, 6].map((n) => commits.submit(n))
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60])
+    await commits.idle()
+    expect(errors.map((e) => (e as Error).message)).toEqual(['rules failed on 1'])
+    expect(await commits.submit(7)).toBe(70)
+  })
 })
 
 /** Keeps the thread busy for `ms`, as a callback that does real work would. */

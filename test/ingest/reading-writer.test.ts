@@ -93,6 +93,31 @@ describe.each(BACKENDS)('reading writer on %s', (backend) => {
     expect(rows.map((r) => r.seq)).toEqual([10, 11])
     expect(await metricValue(metrics, 'precall_readings_duplicate_total')).toBe(1)
   })
+
+  it('goes on storing and acknowledging when what runs after a commit throws, and counts it', async () => {
+    const metrics = createMetrics()
+    const failures: unknown[] = []
+    const committed: number[] = []
+    const writer = createReadingWriter({
+      database, metrics, maxBatch: 2, concurrency: 2,
+      onCommitted: (b) => {
+        if (b.some((r) => r.seq === 201)) throw new Error('a rule bug')
+        committed.push(...b.map((r) => r.seq!))
+      },
+      onCommittedError: (err) => failures.push(err),
+    })
+    const results = await Promise.all([201, 202, 203, 204, 205].map((seq) => appended(writer, reading(seq, { deviceId: 'rw-3' }))))
+    expect(results).toEqual(['stored', 'stored', 'stored', 'stored', 'stored'])
+    expect(await appended(writer, reading(206, { deviceId: 'rw-3' }))).toBe('stored')
+    // The batch that threw reached the rules no further; every later one did, in order.
+    expect(committed).not.toContain(201)
+    expect(committed.at(-1)).toBe(206)
+    expect(committed).toEqual([...committed].sort((a, b) => a - b))
+    const [{ n }] = await database.query<{ n: number }>(sql`select count(*)::int as n from readings where device_id = 'rw-3'`)
+    expect(n).toBe(6)
+    expect(failures.map((e) => (e as Error).message)).toEqual(['a rule bug'])
+    expect(await metricValue(metrics, 'precall_after_commit_errors_total')).toBe(1)
+  })
 })
 
 describe('positions of a plain insert\'s rows', () => {
