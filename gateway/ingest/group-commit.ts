@@ -38,17 +38,21 @@ export function createGroupCommit<T, R>(opts: {
   onFailedBatch?(size: number): void
 }) {
   const concurrency = opts.concurrency ?? 1
-  let queue: Pending<T, R>[] = []
+  // Waiting items in batches-to-be of at most maxBatch, oldest first. One array sliced at each
+  // flush copied everything behind the batch: with 300,000 readings waiting on an overloaded
+  // gateway, megabytes a flush, in arrays large enough to go straight to the old generation.
+  const waiting: Pending<T, R>[][] = []
+  let queued = 0
   let active = 0
   let ordered: Promise<void> = Promise.resolve()
   let idleWaiters: (() => void)[] = []
   let lingering: NodeJS.Timeout | undefined
 
   function pump() {
-    while (active < concurrency && queue.length > 0) {
-      if (opts.lingerMs && queue.length < opts.maxBatch) {
+    while (active < concurrency && queued > 0) {
+      if (opts.lingerMs && queued < opts.maxBatch) {
         // From when the oldest item arrived, which may be before the last batch left.
-        const wait = queue[0]!.at + opts.lingerMs - performance.now()
+        const wait = waiting[0]![0]!.at + opts.lingerMs - performance.now()
         if (wait > 0) {
           lingering ??= setTimeout(() => { lingering = undefined; pump() }, wait)
           return
@@ -56,8 +60,8 @@ export function createGroupCommit<T, R>(opts: {
       }
       clearTimeout(lingering)
       lingering = undefined
-      const batch = queue.length <= opts.maxBatch ? queue : queue.slice(0, opts.maxBatch)
-      queue = batch === queue ? [] : queue.slice(opts.maxBatch)
+      const batch = waiting.shift()!
+      queued -= batch.length
       active++
       const items = batch.map((p) => p.item)
       const started = performance.now()
@@ -84,7 +88,7 @@ export function createGroupCommit<T, R>(opts: {
         await answerBatch(batch, outcome)
         active--
         pump()
-        if (active === 0 && queue.length === 0) {
+        if (active === 0 && queued === 0) {
           const waiters = idleWaiters
           idleWaiters = []
           for (const w of waiters) w()
@@ -94,7 +98,11 @@ export function createGroupCommit<T, R>(opts: {
   }
 
   function add(item: T, done: Done<R>): void {
-    queue.push({ item, done, at: opts.lingerMs ? performance.now() : 0 })
+    const last = waiting.at(-1)
+    const pending = { item, done, at: opts.lingerMs ? performance.now() : 0 }
+    if (last && last.length < opts.maxBatch) last.push(pending)
+    else waiting.push([pending])
+    queued++
     pump()
   }
 
@@ -132,11 +140,11 @@ export function createGroupCommit<T, R>(opts: {
     },
     /** Resolves when everything submitted so far has been flushed and handed back. */
     idle(): Promise<void> {
-      if (active === 0 && queue.length === 0) return Promise.resolve()
+      if (active === 0 && queued === 0) return Promise.resolve()
       return new Promise((resolve) => idleWaiters.push(resolve))
     },
     get queued() {
-      return queue.length
+      return queued
     },
   }
 }
