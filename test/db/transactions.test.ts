@@ -60,4 +60,17 @@ describe('PostgreSQL transactions', () => {
     await database.db.transaction(async (tx) => { await tx.execute(sql`insert into tx_probe values (2)`) })
     expect(await database.query<{ n: number }>(sql`select n from tx_probe order by n`)).toEqual([{ n: 2 }])
   })
+
+  it('fails a transaction whose statement cannot be sent (an undefined parameter) instead of waiting forever', async () => {
+    await database.query(sql`create table if not exists tx_unsent (n int primary key, v jsonb)`)
+    const failed = await database.db.transaction(async (tx) => {
+      await Promise.all([
+        tx.execute(sql`insert into tx_unsent values (1, ${sql.param(undefined)})`),
+        tx.execute(sql`insert into tx_unsent values (2, '{}')`),
+      ])
+    }).then(() => 'committed', (err: unknown) => String((err as { cause?: unknown }).cause ?? err))
+    expect(failed).toMatch(/UNDEFINED_VALUE/)
+    await database.db.transaction(async (tx) => { await tx.execute(sql`insert into tx_unsent values (3, '{}')`) })
+    expect(await database.query<{ n: number }>(sql`select n from tx_unsent order by n`)).toEqual([{ n: 3 }])
+  }, 10_000)
 })
