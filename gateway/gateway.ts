@@ -32,7 +32,7 @@ import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createContactIntake } from './tickets/contact-intake.js'
 import { createDetectionIntake } from './tickets/detection-intake.js'
-import { DETECTION_IN_FLIGHT, DETECTION_POOL_SIZE, startDetectionThread } from './tickets/detection-thread.js'
+import { DETECTION_POOL_SIZE, startDetectionThread } from './tickets/detection-thread.js'
 import { createTicketScheduler } from './tickets/ticket-scheduler.js'
 import { createTicketUpdater } from './tickets/ticket-update.js'
 import type { Queued } from './tickets/ticket-change.js'
@@ -92,11 +92,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const contacts = createContactIntake(ticketDeps)
   const scheduler = createTicketScheduler({ ...ticketDeps, log: log.child({ component: 'scheduler' }) })
   const ruleStore = createRuleStore(database)
-  const runner = createRuleRunner({
-    database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now,
-    // Handed to the thread, a change waits here only for its answer; the thread's pool bounds the transactions.
-    ticketConcurrency: detectionThread ? DETECTION_IN_FLIGHT : undefined,
-  })
+  const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now })
 
   const writer = createReadingWriter({
     database, metrics, maxBatch: config.ingest.batchMax,

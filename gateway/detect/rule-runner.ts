@@ -45,13 +45,6 @@ export function createRuleRunner(opts: {
   log: Logger
   config: Config['rules']
   now?: () => number
-  /**
-   * Ticket changes under way at once (8 unless told). Each holds its place until the change is
-   * recorded: on this thread, for the transaction's round trips; handed to the detection thread,
-   * until its answer is read, a turn of this event loop, which on a saturated gateway lasts a
-   * second or more.
-   */
-  ticketConcurrency?: number
 }) {
   const { directory, intake, metrics, log, config } = opts
   const now = opts.now ?? Date.now
@@ -60,7 +53,7 @@ export function createRuleRunner(opts: {
   const engine = createRuleEngine([], engineOptions)
   let held: CommittedReading[][] | null = null
   // Ticket changes of one device stay in order (a clearance never overtakes its detection).
-  const ticketing = createKeyedQueue({ concurrency: opts.ticketConcurrency ?? 8, onError: (err) => log.error({ err }, 'could not record a detection or clearance') })
+  const ticketing = createKeyedQueue({ concurrency: 8, onError: (err) => log.error({ err }, 'could not record a detection or clearance') })
   let reloading: Promise<void> = Promise.resolve()
   let clock: NodeJS.Timeout | undefined
 

@@ -24,15 +24,8 @@ export type DetectionReply =
 
 type ThreadMessage = DetectionReply | { ready: true } | { failed: string }
 
-/** Connections of the thread's own pool: 8 ticket transactions at once, as the rule runner ran in-thread. */
+/** Connections of the thread's own pool: the rule runner records up to 8 ticket changes at once. */
 export const DETECTION_POOL_SIZE = 8
-
-/**
- * Ticket changes the rule runner may have handed over at once. A change holds its place until its
- * answer is read on the gateway's thread, a turn of its loop (seconds when saturated): with 8, a
- * saturated gateway recorded a handful of faults a second; the thread queues the rest for its pool.
- */
-export const DETECTION_IN_FLIGHT = 256
 
 // The gateway runs under tsx, whose loader a worker does not inherit: the thread registers it first.
 const ENTRY = new URL('./detection-thread-worker.ts', import.meta.url).href
