@@ -32,7 +32,6 @@ import { createOutboxStore } from './outbox/outbox-store.js'
 import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createContactIntake } from './tickets/contact-intake.js'
 import { createDetectionIntake } from './tickets/detection-intake.js'
-import { DETECTION_POOL_SIZE, startDetectionThread } from './tickets/detection-thread.js'
 import { createTicketScheduler } from './tickets/ticket-scheduler.js'
 import { createTicketUpdater } from './tickets/ticket-update.js'
 import type { Queued } from './tickets/ticket-change.js'
@@ -79,15 +78,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       if (queued.notifications > 0) notifier.wake()
     },
   }
-  // On PostgreSQL detections become tickets on a thread of their own (see startDetectionThread);
-  // PGlite is one connection inside this thread.
-  const detectionThread = database.kind === 'postgres' && config.db.url
-    ? await startDetectionThread({
-      data: { url: config.db.url, poolSize: DETECTION_POOL_SIZE, policy: config.tickets },
-      metrics, log: log.child({ component: 'detections' }), now, outboxLease: ticketDeps.outboxLease, onOutbox: ticketDeps.onOutbox,
-    })
-    : undefined
-  const intake = detectionThread ?? createDetectionIntake(ticketDeps)
+  const intake = createDetectionIntake(ticketDeps)
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })
   const contacts = createContactIntake(ticketDeps)
   const scheduler = createTicketScheduler({ ...ticketDeps, log: log.child({ component: 'scheduler' }) })
@@ -181,7 +172,6 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await broker?.close()
       await writer.idle()
       await runner.idle()
-      await detectionThread?.close()
       await scheduler.stop()
       await dispatcher.stop()
       await notifier.stop()

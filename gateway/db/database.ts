@@ -49,11 +49,11 @@ export const DEFAULT_POOL_SIZE = 20
 
 /**
  * Opens PostgreSQL when `url` is set, else embedded PGlite under `dataDir` (`memory` for none), and
- * migrates (unless `migrate` is false: a second pool onto a database the gateway has migrated).
+ * migrates.
  */
-export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number; migrate?: boolean }): Promise<Database> {
+export async function openDatabase(opts: { url?: string; dataDir: string; poolSize?: number }): Promise<Database> {
   const database = opts.url ? openPostgres(opts.url, opts.poolSize ?? DEFAULT_POOL_SIZE) : await openPglite(opts.dataDir)
-  if (opts.migrate !== false) await database.migrate()
+  await database.migrate()
   return database
 }
 

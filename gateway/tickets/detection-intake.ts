@@ -20,7 +20,7 @@ export type Customer = { customerId: string | null; customerTags: readonly strin
  * A problem that comes back while its ticket is resolved reopens it; after it was closed, within
  * the repeat window, it opens a new ticket marked `repeatOf` the earlier one: the second call.
  */
-export function createDetectionIntake(opts: { database: Database; metrics?: Metrics; policy: Config['tickets']; now?: () => number } & OutboxLink) {
+export function createDetectionIntake(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; now?: () => number } & OutboxLink) {
   const { database, metrics, policy } = opts
   const now = opts.now ?? Date.now
 
@@ -83,7 +83,11 @@ export function createDetectionIntake(opts: { database: Database; metrics?: Metr
       })
       return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
     })
-    if (metrics) countDetection(metrics, d, outcome)
+    metrics.detections.inc({ mode: d.mode })
+    if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
+      metrics.tickets.inc({ action: outcome.action })
+      if (outcome.repeatOf) metrics.tickets.inc({ action: 'repeat' })
+    }
     return outcome
   }
 
@@ -107,28 +111,14 @@ export function createDetectionIntake(opts: { database: Database; metrics?: Metr
       return row
     })
     if (!resolved) return undefined
-    if (metrics) countClearance(metrics)
+    metrics.tickets.inc({ action: 'self_cleared' })
     return toTicketJson(resolved)
   }
 
   return { record, clear }
 }
 
-export type DetectionIntake = Pick<ReturnType<typeof createDetectionIntake>, 'record' | 'clear'>
-
-/** Counts a recorded detection and the ticket change it made. */
-export function countDetection(metrics: Metrics, d: Detection, outcome: DetectionOutcome) {
-  metrics.detections.inc({ mode: d.mode })
-  if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
-    metrics.tickets.inc({ action: outcome.action })
-    if (outcome.repeatOf) metrics.tickets.inc({ action: 'repeat' })
-  }
-}
-
-/** Counts a ticket that resolved itself when its problem cleared. */
-export function countClearance(metrics: Metrics) {
-  metrics.tickets.inc({ action: 'self_cleared' })
-}
+export type DetectionIntake = ReturnType<typeof createDetectionIntake>
 
 // Every detection runs these: built once (see reusableQuery). Built anew each time, they were most
 // of what a fault cost the gateway's thread (`npm run bench:turns`, CPU a fault).
