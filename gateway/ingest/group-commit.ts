@@ -28,11 +28,12 @@ export function createGroupCommit<T, R>(opts: {
   answerBudgetMs?: number
   afterFlush?(items: T[], results: R[]): void
   /**
-   * `afterFlush` threw. Its batch is stored all the same, so its items still get their results,
-   * and later batches go on being flushed and answered. Unset, the error is thrown again on its
-   * own (an uncaught exception), outside the chain that keeps answers in order.
+   * `afterFlush` (or `onBatch`, `onFailedBatch`) threw. The batch is stored all the same, so its
+   * items still get their results, and later batches go on being flushed and answered. Unset, the
+   * error is thrown again on its own (an uncaught exception), outside the chain that keeps answers
+   * in order.
    */
-  onAfterFlushError?(err: unknown): void
+  onHookError?(err: unknown): void
   onBatch?(size: number, seconds: number): void
   /** A flush failed: every item of the batch gets its error. */
   onFailedBatch?(size: number): void
@@ -71,17 +72,17 @@ export function createGroupCommit<T, R>(opts: {
       )
       ordered = ordered.then(async () => {
         const outcome = await flushed
-        if (outcome.ok) {
-          opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
-          try {
+        try {
+          if (outcome.ok) {
+            opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
             opts.afterFlush?.(items, outcome.results)
-          } catch (err) {
-            // Thrown inside this chain, it would reject `ordered`: no later batch would be answered.
-            if (opts.onAfterFlushError) opts.onAfterFlushError(err)
-            else queueMicrotask(() => { throw err })
+          } else {
+            opts.onFailedBatch?.(batch.length)
           }
-        } else {
-          opts.onFailedBatch?.(batch.length)
+        } catch (err) {
+          // Thrown inside this chain, it would reject `ordered`: no later batch would be answered.
+          if (opts.onHookError) opts.onHookError(err)
+          else queueMicrotask(() => { throw err })
         }
         // The flush holds its place until its batch is answered: while answering lags, the
         // items arriving meanwhile gather into the next batch rather than go out in more flushes.

@@ -73,7 +73,7 @@ export function createReadingWriter(opts: {
       if (committed.length < batch.length) metrics.readingsDuplicate.inc(batch.length - committed.length)
       if (committed.length > 0) opts.onCommitted(committed)
     },
-    onAfterFlushError(err) {
+    onHookError(err) {
       metrics.afterCommitErrors.inc()
       opts.onCommittedError?.(err)
     },

@@ -156,7 +156,7 @@ describe('group commit', () => {
     const commits = createGroupCommit({
       flush: async (items: number[]) => items.map((n) => n * 10), maxBatch: 2, concurrency: 2,
       afterFlush: (items) => { if (items.includes(1)) throw new Error('rules failed on 1') },
-      onAfterFlushError: (err) => errors.push(err),
+      onHookError: (err) => errors.push(err),
     })
     const results = [1, 2, 3, 4, 5, 6].map((n) => commits.submit(n))
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60])
