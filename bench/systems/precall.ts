@@ -10,10 +10,19 @@ import { startMosquitto } from '../../test/support/mosquitto.js'
 import { benchDeviceIds, type SystemContext, type SystemUnderTest } from './system.js'
 
 const TOKEN = 'bench-admin-token-0123456789'
-const ACCEPTED = /^precall_readings_accepted_total\{kind="telemetry"\} (\d+)/m
 // prom-client sets the delay gauges, and resets its histogram, when the first of them is collected.
-const LOOP_DELAY = ['lag_seconds', 'lag_p99_seconds', 'lag_max_seconds'].map((m) => `name=precall_nodejs_eventloop_${m}`).join('&')
-const gauge = (text: string, name: string) => Number(new RegExp(`^precall_nodejs_eventloop_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN)
+const LOOP_DELAY = ['lag_seconds', 'lag_p99_seconds', 'lag_max_seconds'].map((m) => `precall_nodejs_eventloop_${m}`)
+
+/** The gateway's `/metrics`, only the metrics named (none of the KPI queries run). */
+async function scrape(httpUrl: string, names: string[]): Promise<string> {
+  return (await fetch(`${httpUrl}/metrics?${names.map((n) => `name=${n}`).join('&')}`)).text()
+}
+
+/** One series' value in Prometheus text (`series` as printed: name and labels), or undefined. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
 
 /** The node flags `npm start` gives the gateway (`tsx --flag… gateway/main.ts` in package.json). */
 export function startFlags(): string[] {
@@ -63,12 +72,13 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         // Mosquitto lets anyone in: the gateway trusts the external broker's authentication.
         devices: mosquitto ? devices.map(({ id }) => ({ id })) : devices,
         async processed() {
-          const res = await fetch(`${httpUrl}/metrics?name=precall_readings_accepted_total`)
-          return Number(ACCEPTED.exec(await res.text())?.[1] ?? 0)
+          const text = await scrape(httpUrl, ['precall_readings_accepted_total'])
+          return sample(text, 'precall_readings_accepted_total{kind="telemetry"}') ?? 0
         },
         async loopDelay() {
-          const text = await (await fetch(`${httpUrl}/metrics?${LOOP_DELAY}`)).text()
-          return { p99Ms: gauge(text, 'lag_p99_seconds') * 1000, maxMs: gauge(text, 'lag_max_seconds') * 1000 }
+          const text = await scrape(httpUrl, LOOP_DELAY)
+          const ms = (name: string) => (sample(text, name) ?? NaN) * 1000
+          return { p99Ms: ms('precall_nodejs_eventloop_lag_p99_seconds'), maxMs: ms('precall_nodejs_eventloop_lag_max_seconds') }
         },
         pids: mosquitto ? [child.pid, mosquitto.pid] : [child.pid],
         async stop() {
