@@ -8,18 +8,28 @@
  * B-tree on received_at that migration 0006 replaced with a block range index; and the shipped
  * statement with event time as a Date, serialised to ISO text and parsed by PostgreSQL (until
  * 8e063e7; its batches are built with Dates, as decode made them), and returning each row's
- * device and dedup key with its id ('keys returned', until 2026-12-06).
+ * device and dedup key with its id ('keys returned', until 2026-12-06); and the shipped statement
+ * into one table, as before migration 0007 partitioned readings by day ('before 0007').
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
  * database's backends and WAL (the whole server's) per stored row, the CPU of this process (the
  * client: building the batches, serialising them, the driver) per row, and the ratios. A
  * benchmark, not a test.
  *
- *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2]
+ * After the shipped statement's rounds, the same readings are counted into hourly rollups (the
+ * retention pass's statement) and that is measured too.
+ *
+ *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2] [--variants 'before 0007,json']
  */
 import { parseArgs } from 'node:util'
 import { sql, type SQL } from 'drizzle-orm'
+import pino from 'pino'
+import { loadConfig } from '../gateway/config/load-config.js'
 import { openDatabase, type Database } from '../gateway/db/database.js'
+import { createMetrics } from '../gateway/metrics.js'
+import { createRetention } from '../gateway/retention/retention.js'
+import { countArrivals } from '../gateway/retention/rollups.js'
+import { isoTime } from '../gateway/db/sql-time.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
 import { appendStatement, insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
@@ -31,6 +41,7 @@ const { values: flags } = parseArgs({
     devices: { type: 'string', default: '5000' },
     batch: { type: 'string', default: '60' },
     rounds: { type: 'string', default: '2' },
+    variants: { type: 'string' },
   },
 })
 const ROWS = Number(flags.rows)
@@ -59,7 +70,7 @@ const asDate = (database: Database, batch: BenchReading[]) => database.query(sql
 const keysReturned = (database: Database, batch: BenchReading[]) =>
   database.query(appendStatement(sql`jsonb_to_recordset(${JSON.stringify(batch)}::jsonb)`, sql`id, device_id, dedup_key`))
 
-type Variant = { setup: string[]; dates?: true; insert(database: Database, batch: BenchReading[]): Promise<unknown> }
+type Variant = { setup: string[]; dates?: true; unpartitioned?: true; insert(database: Database, batch: BenchReading[]): Promise<unknown> }
 // The shipped insert; only the 'Date ts' variant builds batches with Dates.
 const shippedInsert = (database: Database, batch: BenchReading[]) => insertReadings(database, batch as StoredReading[])
 const VARIANTS = {
@@ -69,6 +80,18 @@ const VARIANTS = {
   joined: { setup: [], insert: joined('jsonb', sql``) },
   json: { setup: [], insert: joined('json', sql``) },
   'ON CONFLICT': { setup: [], insert: joined('json', sql`on conflict do nothing`) },
+  // One table, as before migration 0007 made readings a table partitioned by day of event time.
+  'before 0007': {
+    unpartitioned: true,
+    setup: [
+      'drop table readings',
+      `create table readings (id bigserial primary key, device_id text not null, kind text not null, ts timestamptz not null, seq bigint,
+        dedup_key text not null, metrics jsonb, state text, code text, detail jsonb, received_at timestamptz default now() not null)`,
+      'create unique index readings_device_ts_dedup on readings (device_id, ts, kind, dedup_key)',
+      'create index readings_received on readings using brin (received_at)',
+    ],
+    insert: shippedInsert,
+  },
   'before 0006': {
     setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
     insert: shippedInsert,
@@ -95,7 +118,7 @@ async function backendCpuUs(database: Database): Promise<number> {
 // The whole server's WAL: nothing else writes much while this runs.
 const walBytes = async (database: Database) => walWritten((await database.query(sql.raw(WAL_WRITTEN)))[0]!).bytes
 
-type Figures = { cpu: number; client: number; wal: number }
+type Figures = { cpu: number; client: number; wal: number; rollup?: number }
 
 async function measure(name: VariantName): Promise<Figures> {
   const variant: Variant = VARIANTS[name]
@@ -104,6 +127,8 @@ async function measure(name: VariantName): Promise<Figures> {
   try {
     for (const statement of variant.setup) await database.query(sql.raw(statement))
     const t0 = Date.UTC(2026, 10, 24)
+    // The day the readings fall on gets its partition, as the gateway's retention pass gives it.
+    if (!variant.unpartitioned) await createRetention({ database, metrics: createMetrics(), policy: loadConfig({}).retention, log: pino({ level: 'silent' }), now: () => t0 }).prepare()
     let seq = 0
     const batch = (): BenchReading[] => Array.from({ length: BATCH }, () => {
       seq++
@@ -124,26 +149,36 @@ async function measure(name: VariantName): Promise<Figures> {
     const client = process.cpuUsage()
     await write(ROWS)
     const { user, system } = process.cpuUsage(client)
-    return { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, client: (user + system) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
+    const figures: Figures = { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, client: (user + system) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
+    if (name !== 'shipped') return figures
+    // What counting the same readings into hourly rollups then costs (the retention pass's
+    // statement, over every arrival at once rather than a minute at a time).
+    const rolling = await backendCpuUs(database)
+    const [{ readings }] = await database.query<{ readings: string }>(countArrivals(isoTime(0), isoTime(Date.now() + 60_000)))
+    return { ...figures, rollup: (await backendCpuUs(database) - rolling) / Number(readings) }
   } finally {
     await database.close()
     await drop()
   }
 }
 
-const names = Object.keys(VARIANTS) as VariantName[]
+const chosen = flags.variants?.split(',')
+const names = (Object.keys(VARIANTS) as VariantName[]).filter((name) => name === 'shipped' || !chosen || chosen.includes(name))
 const results = Object.fromEntries(names.map((name) => [name, [] as Figures[]])) as Record<VariantName, Figures[]>
 for (let round = 0; round < Number(flags.rounds); round++) {
   for (const name of names) {
     const r = await measure(name)
     results[name].push(r)
-    console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU, ${r.client.toFixed(1)} µs of the client's and ${r.wal.toFixed(0)} B of WAL a stored row`)
+    console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU, ${r.client.toFixed(1)} µs of the client's and ${r.wal.toFixed(0)} B of WAL a stored row` +
+      (r.rollup === undefined ? '' : `; counted into rollups, ${r.rollup.toFixed(1)} µs of PostgreSQL CPU a reading`))
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const of = (name: VariantName): Figures => ({ cpu: mean(results[name].map((r) => r.cpu)), client: mean(results[name].map((r) => r.client)), wal: mean(results[name].map((r) => r.wal)) })
 const shipped = of('shipped')
 console.log(`\n${ROWS} rows a round, ${DEVICES} devices, batches of ${BATCH}`)
+const rollup = mean(results.shipped.map((r) => r.rollup!))
+console.log(`rollups: ${rollup.toFixed(1)} µs of PostgreSQL CPU a reading, ${(rollup / shipped.cpu).toFixed(2)} × what storing it cost`)
 for (const name of names.slice(1)) {
   const other = of(name)
   console.log(`shipped ${shipped.cpu.toFixed(1)} µs/row, ${name} ${other.cpu.toFixed(1)} µs/row: ${(shipped.cpu / other.cpu).toFixed(2)} × the cost; ` +

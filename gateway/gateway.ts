@@ -33,6 +33,7 @@ import { createSubscriptionStore } from './outbox/subscription-store.js'
 import { createContactIntake } from './tickets/contact-intake.js'
 import { createDetectionIntake } from './tickets/detection-intake.js'
 import { createTicketScheduler } from './tickets/ticket-scheduler.js'
+import { createRetention } from './retention/retention.js'
 import { createTicketUpdater } from './tickets/ticket-update.js'
 import type { Queued } from './tickets/ticket-change.js'
 import { createTicketStore } from './tickets/ticket-store.js'
@@ -82,6 +83,9 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const updater = createTicketUpdater({ ...ticketDeps, onRepaired: (deviceId, problem) => runner.repaired(deviceId, problem) })
   const contacts = createContactIntake(ticketDeps)
   const scheduler = createTicketScheduler({ ...ticketDeps, log: log.child({ component: 'scheduler' }) })
+  const retention = createRetention({ database, metrics, policy: config.retention, log: log.child({ component: 'retention' }), now })
+  // Before any reading arrives: today's partition and the days around it.
+  await retention.prepare()
   const ruleStore = createRuleStore(database)
   const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now })
 
@@ -99,7 +103,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     },
     onCommittedError: (err) => log.error({ err }, 'rule evaluation failed on a committed batch: its readings are stored, ingest goes on'),
   })
-  const ingest = createIngest({ directory, writer, metrics, log: log.child({ component: 'ingest' }), maxFutureMs: config.ingest.maxFutureMs, now })
+  const ingest = createIngest({ directory, writer, metrics, log: log.child({ component: 'ingest' }), maxFutureMs: config.ingest.maxFutureMs, maxAgeMs: config.ingest.maxAgeMs, now })
 
   await runner.start()
 
@@ -140,6 +144,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     dispatcher,
     notifier,
     scheduler,
+    retention,
 
     async listen(): Promise<{ httpPort: number; mqttPort: number | null }> {
       if (config.mqtt.url) {
@@ -160,6 +165,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       dispatcher.start()
       notifier.start()
       scheduler.start()
+      retention.start()
       runner.startClock()
       ready = true
       return { httpPort, mqttPort: broker?.port ?? null }
@@ -173,6 +179,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await writer.idle()
       await runner.idle()
       await scheduler.stop()
+      await retention.stop()
       await dispatcher.stop()
       await notifier.stop()
       await http.close()

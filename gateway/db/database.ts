@@ -15,7 +15,7 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
 /** Rows of a raw statement run on `db` or a transaction, whichever driver runs it. */
-async function execute<T = Record<string, unknown>>(db: Db | Tx, q: SQL): Promise<T[]> {
+export async function execute<T = Record<string, unknown>>(db: Db | Tx, q: SQL): Promise<T[]> {
   const result = (await db.execute(q)) as unknown as T[] | { rows: T[] }
   return Array.isArray(result) ? [...result] : result.rows
 }

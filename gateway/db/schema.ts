@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
-  bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
+  bigint, bigserial, boolean, customType, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex,
 } from 'drizzle-orm/pg-core'
 
 const createdAt = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defaultNow()
@@ -68,8 +68,14 @@ export const apiTokens = pgTable('api_tokens', {
 
 // One row per telemetry message, event or status change. `dedupKey` is the device's seq when it
 // sends one, else a hash of the payload, so an MQTT redelivery of the same message is a no-op.
+//
+// Partitioned by day of event time (migration 0007; `gateway/retention` keeps the partitions), so
+// readings past the retention window go as whole tables, not row by row. PostgreSQL requires the
+// partition key in every unique index: by event time the dedup index stays one index over all
+// partitions, where partitions by arrival would have let a redelivery that crossed midnight in.
+// What no day partition covers lands in `readings_default` until a partition takes it.
 export const readings = pgTable('readings', {
-  id: bigserial({ mode: 'number' }).primaryKey(),
+  id: bigserial({ mode: 'number' }).notNull(),
   deviceId: text().notNull(),
   kind: text().notNull(),
   ts: eventTime().notNull(),
@@ -83,11 +89,32 @@ export const readings = pgTable('readings', {
 }, (t) => [
   // One index both dedups and serves "a device's readings by event time" (its prefix). Dropping
   // the separate (device_id, ts) index took PostgreSQL 21.2 → 17.6 µs a row (npm run bench:insert).
+  primaryKey({ columns: [t.id, t.ts] }),
   uniqueIndex('readings_device_ts_dedup').on(t.deviceId, t.ts, t.kind, t.dedupKey),
   // Rows arrive in received_at order, so a block range index serves "received since" (the rule
   // tail replay) from a few pages per range, and a stored row hardly touches it.
   index('readings_received').using('brin', t.receivedAt),
 ])
+
+// Hourly figures of each telemetry metric a device reported, kept long after its raw readings are
+// dropped (for trends, baselines and long backtests). Counted by arrival, so a reading that comes
+// late is added to its hour when it arrives: sums and counts add, min and max widen.
+export const readingRollups = pgTable('reading_rollups', {
+  deviceId: text().notNull(),
+  metric: text().notNull(),
+  hour: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+  count: integer().notNull(),
+  min: doublePrecision().notNull(),
+  max: doublePrecision().notNull(),
+  sum: doublePrecision().notNull(),
+  sumSq: doublePrecision().notNull(),
+}, (t) => [primaryKey({ columns: [t.deviceId, t.metric, t.hour] }), index().on(t.hour)])
+
+// How far each periodic task has got: rollups record the arrival time they have counted up to.
+export const maintenanceMarks = pgTable('maintenance_marks', {
+  task: text().primaryKey(),
+  doneUpTo: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
+})
 
 // Messages refused by ingest, kept (truncated) so nothing bad input carried is silently lost.
 export const rejections = pgTable('rejections', {

@@ -24,7 +24,7 @@ const eventSchema = z.strictObject({
 const statusSchema = z.strictObject({ status: z.enum(DEVICE_STATUSES), ts: timestamp.optional() })
 
 export const REJECT_REASONS = [
-  'not_json', 'invalid_payload', 'unknown_metric', 'wrong_type', 'out_of_range', 'future_timestamp', 'unknown_topic',
+  'not_json', 'invalid_payload', 'unknown_metric', 'wrong_type', 'out_of_range', 'future_timestamp', 'past_retention', 'unknown_topic',
 ] as const
 export type RejectReason = (typeof REJECT_REASONS)[number]
 
@@ -43,7 +43,8 @@ export type StoredReading = {
 
 export type Decoded = { ok: true; reading: StoredReading } | { ok: false; reason: RejectReason; detail: string }
 
-export type DecodeContext = { deviceId: string; metrics: Record<string, MetricSpec>; now: number; maxFutureMs: number }
+/** `maxAgeMs`: the readings retention window; an older reading would go with its day at once. */
+export type DecodeContext = { deviceId: string; metrics: Record<string, MetricSpec>; now: number; maxFutureMs: number; maxAgeMs: number }
 
 /** Decodes and validates one message for a known device. Never throws: bad input is a value. */
 export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeContext): Decoded {
@@ -123,6 +124,9 @@ function decodeStatus(payload: Buffer, ctx: DecodeContext): Decoded {
 function checkTime(ts: number, ctx: DecodeContext): Decoded | undefined {
   if (ts > ctx.now + ctx.maxFutureMs) {
     return reject('future_timestamp', `ts ${new Date(ts).toISOString()} is ${Math.round((ts - ctx.now) / 1000)} s ahead of the gateway clock (limit ${ctx.maxFutureMs / 1000} s); check the device clock`)
+  }
+  if (ts < ctx.now - ctx.maxAgeMs) {
+    return reject('past_retention', `ts ${new Date(ts).toISOString()} is older than the ${ctx.maxAgeMs / 86_400_000}-day readings retention window (READINGS_RETENTION_DAYS); check the device clock (ts is epoch milliseconds)`)
   }
   return undefined
 }

@@ -28,6 +28,8 @@ export function createIngest(opts: {
   metrics: Metrics
   log: Logger
   maxFutureMs: number
+  /** The readings retention window: older readings are refused (`past_retention`). */
+  maxAgeMs: number
   now?: () => number
 }) {
   const { directory, writer, metrics, log } = opts
@@ -43,7 +45,7 @@ export function createIngest(opts: {
   }
 
   function store(device: DeviceProfile, deviceId: string, channel: string, topic: string, payload: Buffer, done: Done<unknown>) {
-    const decoded = decodeMessage(channel, payload, { deviceId, metrics: device.metrics, now: now(), maxFutureMs: opts.maxFutureMs })
+    const decoded = decodeMessage(channel, payload, { deviceId, metrics: device.metrics, now: now(), maxFutureMs: opts.maxFutureMs, maxAgeMs: opts.maxAgeMs })
     if (!decoded.ok) return refuse(deviceId, topic, decoded, payload, done)
     writer.append(decoded.reading, done)
   }

@@ -4,6 +4,7 @@ import type { Config } from '../config/load-config.js'
 import type { Database } from '../db/database.js'
 import { customers, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
+import { createPeriodicPass } from '../periodic-pass.js'
 import { escalationDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 
 const BATCH = 100
@@ -18,8 +19,6 @@ const BATCH = 100
 export function createTicketScheduler(opts: { database: Database; metrics: Metrics; policy: Config['tickets']; log: Logger; now?: () => number } & OutboxLink) {
   const { database, policy, log } = opts
   const now = opts.now ?? Date.now
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<number> | undefined
 
   async function escalateDue(at: Date): Promise<number> {
     return ticketTransaction(database, opts, at, async (tx, record) => {
@@ -68,22 +67,8 @@ export function createTicketScheduler(opts: { database: Database; metrics: Metri
     return changed
   }
 
-  function tick() {
-    running = runOnce().catch((err) => { log.error({ err }, 'ticket scheduler pass failed'); return 0 })
-    running.finally(() => { if (timer) timer = setTimeout(tick, policy.schedulerPollMs) })
-  }
-
-  return {
-    runOnce,
-    start() {
-      timer = setTimeout(tick, 0)
-    },
-    async stop() {
-      clearTimeout(timer)
-      timer = undefined
-      await running
-    },
-  }
+  const periodic = createPeriodicPass(runOnce, policy.schedulerPollMs, (err) => log.error({ err }, 'ticket scheduler pass failed'))
+  return { runOnce, start: periodic.start, stop: periodic.stop }
 }
 
 export type TicketScheduler = ReturnType<typeof createTicketScheduler>

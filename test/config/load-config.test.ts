@@ -22,6 +22,9 @@ describe('loadConfig', () => {
     expect(total / 86_400_000).toBeGreaterThan(2.5)
     expect(total / 86_400_000).toBeLessThan(3.5)
     expect(Object.isFrozen(c) && Object.isFrozen(c.outbox)).toBe(true)
+    // Raw readings for 30 days (older ones are refused at ingest), hourly rollups for two years.
+    expect(c.retention).toEqual({ readingsMs: 30 * 86_400_000, rollupsMs: 730 * 86_400_000, pollMs: 300_000 })
+    expect(c.ingest.maxAgeMs).toBe(c.retention.readingsMs)
   })
 
   it('parses every value it is given', () => {
@@ -40,18 +43,21 @@ describe('loadConfig', () => {
     expect(c.db.url).toBe('postgres://u@db:5432/precall')
     expect(c.outbox.retryScheduleMs).toEqual([10, 20])
     expect(c.outbox.allowPrivateAddresses).toBe(true)
+    const kept = loadConfig({ READINGS_RETENTION_DAYS: '7', ROLLUPS_RETENTION_DAYS: '3650', RETENTION_POLL_MS: '60000' })
+    expect(kept.retention).toEqual({ readingsMs: 7 * 86_400_000, rollupsMs: 3650 * 86_400_000, pollMs: 60_000 })
+    expect(kept.ingest.maxAgeMs).toBe(7 * 86_400_000)
   })
 
   it('names every bad key in one error', () => {
     let error: unknown
     try {
-      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe', INGEST_LINGER_MS: '500', DATABASE_POOL_MAX: '1', MQTT_RECEIVE_MAXIMUM: '0', MQTT_CLIENT_ID: 'two words', MQTT_SESSION_EXPIRY_S: '-1' })
+      loadConfig({ HTTP_PORT: 'eighty', MQTT_PORT: '70000', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short', WEBHOOK_ALLOW_PRIVATE: 'maybe', INGEST_LINGER_MS: '500', DATABASE_POOL_MAX: '1', MQTT_RECEIVE_MAXIMUM: '0', MQTT_CLIENT_ID: 'two words', MQTT_SESSION_EXPIRY_S: '-1', READINGS_RETENTION_DAYS: '0', ROLLUPS_RETENTION_DAYS: 'forever' })
     } catch (err) {
       error = err
     }
     expect(error).toBeInstanceOf(ConfigError)
     const problems = (error as ConfigError).problems
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'HTTP_PORT', 'INGEST_LINGER_MS', 'LOG_LEVEL', 'MQTT_CLIENT_ID', 'MQTT_PORT', 'MQTT_RECEIVE_MAXIMUM', 'MQTT_SESSION_EXPIRY_S', 'WEBHOOK_ALLOW_PRIVATE'])
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['ADMIN_TOKEN', 'DATABASE_POOL_MAX', 'DATABASE_URL', 'HTTP_PORT', 'INGEST_LINGER_MS', 'LOG_LEVEL', 'MQTT_CLIENT_ID', 'MQTT_PORT', 'MQTT_RECEIVE_MAXIMUM', 'MQTT_SESSION_EXPIRY_S', 'READINGS_RETENTION_DAYS', 'ROLLUPS_RETENTION_DAYS', 'WEBHOOK_ALLOW_PRIVATE'])
     expect((error as ConfigError).message).toContain('expected a postgres://')
   })
 

@@ -21,7 +21,8 @@ export type SimGateway = { t: TestGateway; api: GatewayApi; catalogue: Catalogue
 
 /** A real gateway (embedded aedes, PGlite in memory) with the catalogue's device types and rules. */
 export async function startSimGateway(kinds: 'all' | string[] = RULE_KINDS): Promise<SimGateway> {
-  const t = await startTestGateway('pglite')
+  // The scenarios replay history (summer 2026, for the air conditioners): kept past the default window.
+  const t = await startTestGateway('pglite', { READINGS_RETENTION_DAYS: '3650' })
   const api = createGatewayApi({ url: `http://127.0.0.1:${t.httpPort}`, token: TEST_ADMIN_TOKEN })
   const full = readCatalogue()
   const catalogue = { ...full, rules: kinds === 'all' ? full.rules : full.rules.filter((r) => kinds.includes(r.when.kind)) }

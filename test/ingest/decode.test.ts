@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeMessage } from '../../gateway/ingest/decode.js'
 
-const ctx = { deviceId: 'wm-1', metrics: { drain_time_s: { unit: 's', min: 0, max: 3600 } }, now: Date.parse('2026-11-24T10:00:00Z'), maxFutureMs: 300_000 }
+const ctx = { deviceId: 'wm-1', metrics: { drain_time_s: { unit: 's', min: 0, max: 3600 } }, now: Date.parse('2026-11-24T10:00:00Z'), maxFutureMs: 300_000, maxAgeMs: 30 * 86_400_000 }
 const decode = (body: unknown) => decodeMessage('telemetry', Buffer.from(JSON.stringify(body)), ctx)
 const ts = Date.parse('2026-11-24T09:59:00Z')
 
@@ -26,5 +26,19 @@ describe('telemetry decoding', () => {
     const decoded = decode(body)
     expect(decoded).toMatchObject({ ok: false, reason: 'invalid_payload' })
     expect((decoded as { detail: string }).detail).toContain(field)
+  })
+})
+
+describe('event time limits', () => {
+  it('refuses a reading older than the retention window, saying which window and what to check', () => {
+    const decoded = decode({ ts: ctx.now - ctx.maxAgeMs - 1, metrics: { drain_time_s: 5 } })
+    expect(decoded).toMatchObject({ ok: false, reason: 'past_retention' })
+    expect((decoded as { detail: string }).detail).toMatch(/30-day readings retention window \(READINGS_RETENTION_DAYS\)/)
+  })
+
+  it('stores a reading just inside the window, and one at the edge of the future limit', () => {
+    expect(decode({ ts: ctx.now - ctx.maxAgeMs, metrics: { drain_time_s: 5 } })).toMatchObject({ ok: true })
+    expect(decode({ ts: ctx.now + ctx.maxFutureMs, metrics: { drain_time_s: 5 } })).toMatchObject({ ok: true })
+    expect(decode({ ts: ctx.now + ctx.maxFutureMs + 1, metrics: { drain_time_s: 5 } })).toMatchObject({ ok: false, reason: 'future_timestamp' })
   })
 })

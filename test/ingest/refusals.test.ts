@@ -110,6 +110,7 @@ describe('ingest refuses bad input, counts it, and keeps serving good devices', 
     ['wrong_type', JSON.stringify({ ts: now, metrics: { drain_time_s: '10' } })],
     ['out_of_range', JSON.stringify({ ts: now, metrics: { drain_time_s: 99_999 } })],
     ['future_timestamp', JSON.stringify({ ts: now + 86_400_000, metrics: { drain_time_s: 10 } })],
+    ['past_retention', JSON.stringify({ ts: now - 31 * 86_400_000, metrics: { drain_time_s: 10 } })],
   ])('acknowledges but refuses a %s payload, keeps it with its reason', async (reason, payload) => {
     const client = await t.connectDevice(bad.id, bad.secret, { clientId: `bad-${reason}` })
     await client.publishAsync(`devices/${bad.id}/telemetry`, payload, { qos: 1 })

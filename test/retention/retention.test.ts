@@ -1,0 +1,156 @@
+import { sql } from 'drizzle-orm'
+import pino from 'pino'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { Database } from '../../gateway/db/database.js'
+import { insertReadings } from '../../gateway/ingest/reading-writer.js'
+import type { StoredReading } from '../../gateway/ingest/decode.js'
+import { createMetrics, type Metrics } from '../../gateway/metrics.js'
+import { DAY_MS } from '../../gateway/retention/partitions.js'
+import { createRetention, type Retention } from '../../gateway/retention/retention.js'
+import { BACKENDS, openTestDatabase } from '../support/databases.js'
+
+const T0 = Date.parse('2026-12-06T12:00:00Z')
+const policy = { readingsMs: 30 * DAY_MS, rollupsMs: 365 * DAY_MS, pollMs: 60_000 }
+
+const reading = (key: string, ts: number, metrics: Record<string, number> | null = { temp_c: 50 }, kind: StoredReading['kind'] = 'telemetry'): StoredReading => ({
+  deviceId: 'ret-1', kind, ts, seq: null, dedupKey: key, metrics, state: null, code: kind === 'event' ? 'E1' : null, detail: null,
+})
+
+const counter = async (metrics: Metrics, name: string) =>
+  (await metrics.registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0)
+
+describe.each(BACKENDS)('readings retention on %s', (backend) => {
+  let database: Database
+  let now = T0
+  let metrics: Metrics
+  let retention: Retention
+  const where = async () => Object.fromEntries((await database.query<{ key: string; part: string }>(
+    sql`select dedup_key as key, tableoid::regclass::text as part from readings order by dedup_key`)).map((r) => [r.key, r.part]))
+  const partitions = async () => (await database.query<{ name: string }>(
+    sql`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'readings'::regclass order by 1`)).map((r) => r.name)
+  // Arrival is PostgreSQL's clock: readings are made to have arrived long enough ago to be counted.
+  const arrivedMinutesAgo = (minutes: number) => database.query(sql`update readings set received_at = now() - make_interval(mins => ${minutes})`)
+  const rollups = () => database.query<{ metric: string; hour: string; count: number; min: number; max: number; sum: number; sum_sq: number }>(
+    sql`select metric, hour, count, min, max, sum, sum_sq from reading_rollups order by metric, hour`)
+
+  beforeAll(async () => {
+    database = await openTestDatabase(backend)
+    metrics = createMetrics()
+    retention = createRetention({ database, metrics, policy, log: pino({ level: 'silent' }), now: () => now })
+  })
+  afterAll(async () => { await database.close() })
+
+  it('before ingest, gives yesterday, today and the next two days their partitions; readings go to their day', async () => {
+    // Stored before any partition existed (as by the migration): they wait in the default partition.
+    await insertReadings(database, [reading('today', T0 - 3_600_000), reading('week-ago', T0 - 7 * DAY_MS), reading('expired', T0 - 31 * DAY_MS)])
+    expect(await where()).toEqual({ today: 'readings_default', 'week-ago': 'readings_default', expired: 'readings_default' })
+
+    expect(await retention.prepare()).toEqual({ added: 5, dropped: 0, moved: 2, expired: 1 })
+    expect(await partitions()).toEqual(['readings_default', 'readings_p20261129', 'readings_p20261205', 'readings_p20261206', 'readings_p20261207', 'readings_p20261208'])
+    expect(await where()).toEqual({ today: 'readings_p20261206', 'week-ago': 'readings_p20261129' })
+    expect(await counter(metrics, 'precall_readings_expired_total')).toBe(1)
+
+    await insertReadings(database, [reading('tomorrow', T0 + DAY_MS)])
+    expect((await where()).tomorrow).toBe('readings_p20261207')
+    expect(await retention.prepare()).toEqual({ added: 0, dropped: 0, moved: 0, expired: 0 })
+  })
+
+  it('still stores a redelivered reading once, in whichever partition it lives', async () => {
+    const ids = await insertReadings(database, [reading('today', T0 - 3_600_000), reading('fresh', T0)])
+    expect(ids[0]).toBeUndefined()
+    expect(ids[1]).toBeDefined()
+  })
+
+  it('counts each telemetry metric into its device\'s hour once, late arrivals added to their hour', async () => {
+    await database.query(sql`delete from readings`)
+    await database.query(sql`update maintenance_marks set done_up_to = now() - interval '1 hour' where task = 'rollups'`)
+    const hour = Date.parse('2026-12-06T10:00:00Z')
+    await insertReadings(database, [
+      reading('a', hour + 60_000, { temp_c: 50, rpm: 1200 }), reading('b', hour + 120_000, { temp_c: 54 }),
+      reading('c', hour + 3_600_000, { temp_c: 40 }), reading('ev', hour, null, 'event'),
+    ])
+    await arrivedMinutesAgo(30)
+    const pass = await retention.runOnce()
+    expect(pass.rolledUp).toBe(3) // the event has no metrics to count
+    expect(await rollups()).toEqual([
+      { metric: 'rpm', hour: expect.stringMatching(/^2026-12-06[ T]10:00:00/), count: 1, min: 1200, max: 1200, sum: 1200, sum_sq: 1_440_000 },
+      { metric: 'temp_c', hour: expect.stringMatching(/^2026-12-06[ T]10:00:00/), count: 2, min: 50, max: 54, sum: 104, sum_sq: 2500 + 2916 },
+      { metric: 'temp_c', hour: expect.stringMatching(/^2026-12-06[ T]11:00:00/), count: 1, min: 40, max: 40, sum: 40, sum_sq: 1600 },
+    ])
+    expect((await retention.runOnce()).rolledUp).toBe(0)
+
+    // A reading of 10:00 that arrives now is added to 10:00 when it has settled; one just arrived waits.
+    await insertReadings(database, [reading('late', hour + 30 * 60_000, { temp_c: 30 })])
+    expect((await retention.runOnce()).rolledUp).toBe(0)
+    await database.query(sql`update readings set received_at = now() - interval '3 minutes' where dedup_key = 'late'`)
+    await database.query(sql`update maintenance_marks set done_up_to = now() - interval '4 minutes' where task = 'rollups'`)
+    expect((await retention.runOnce()).rolledUp).toBe(1)
+    const [rpm, tempAt10] = await rollups()
+    expect(rpm.count).toBe(1)
+    expect(tempAt10).toMatchObject({ count: 3, min: 30, max: 54, sum: 134 })
+    expect(await counter(metrics, 'precall_readings_rolled_up_total')).toBe(4)
+  })
+
+  it('drops whole days past the window and keeps the rollups of their hours', async () => {
+    await insertReadings(database, [reading('kept', T0 - 2 * DAY_MS + 1000)])
+    await retention.prepare()
+    expect((await where()).kept).toBe('readings_p20261204')
+
+    now = T0 + 31 * DAY_MS
+    const pass = await retention.runOnce()
+    // Cut-off 2026-12-07 12:00: the days up to 12-06 go (11-29, 12-04, 12-05, 12-06), 12-07 stays.
+    expect(pass.dropped).toBe(4)
+    expect(await partitions()).toEqual(['readings_default', 'readings_p20261207', 'readings_p20261208', 'readings_p20270105', 'readings_p20270106', 'readings_p20270107', 'readings_p20270108'])
+    expect(await database.query(sql`select 1 from readings where ts < ${new Date(now - policy.readingsMs).toISOString()}::timestamptz`)).toEqual([])
+    expect(await counter(metrics, 'precall_readings_partitions_dropped_total')).toBe(pass.dropped)
+    expect((await rollups()).length).toBe(3)
+
+    // And the hourly figures go once past their own, longer window.
+    now = T0 + 366 * DAY_MS
+    expect((await retention.runOnce()).rollupsExpired).toBe(3)
+    expect(await rollups()).toEqual([])
+    now = T0
+  })
+})
+
+describe('readings retention with two gateways on one PostgreSQL database', () => {
+  it('gives up on a lock it cannot get within 5 s rather than hold ingest behind it; counts it and tries again', async () => {
+    const database = await openTestDatabase('postgres', { poolSize: 4 })
+    const holder = postgres(database.url!, { max: 1, onnotice: () => {} })
+    try {
+      const metrics = createMetrics()
+      const retention = createRetention({ database, metrics, policy: { ...policy, pollMs: 200 }, log: pino({ level: 'silent' }), now: () => T0 })
+      let release!: () => void
+      const held = holder.begin(async (tx) => {
+        await tx`lock table readings_default in access exclusive mode`
+        await new Promise<void>((resolve) => { release = resolve })
+      })
+      await vi.waitFor(() => expect(release).toBeDefined())
+      retention.start()
+      await vi.waitFor(async () => expect(await counter(metrics, 'precall_retention_failures_total')).toBe(1), { timeout: 10_000 })
+      release()
+      await held
+      await vi.waitFor(async () => expect(await counter(metrics, 'precall_readings_partitions_added_total')).toBe(4), { timeout: 10_000 })
+      await retention.stop()
+      expect(await counter(metrics, 'precall_retention_failures_total')).toBe(1)
+    } finally {
+      await holder.end()
+      await database.close()
+    }
+  }, 20_000)
+
+  it('keeps the partitions once: the gateway that does not get the lock leaves them to the other', async () => {
+    const database = await openTestDatabase('postgres', { poolSize: 4 })
+    try {
+      const [a, b] = [createMetrics(), createMetrics()].map((metrics) =>
+        createRetention({ database, metrics, policy, log: pino({ level: 'silent' }), now: () => T0 }))
+      const passes = await Promise.all([a.prepare(), b.prepare(), a.prepare()])
+      expect(passes.reduce((n, p) => n + p.added, 0)).toBe(4)
+      const [{ n }] = await database.query<{ n: number }>(sql`select count(*)::int as n from pg_inherits where inhparent = 'readings'::regclass`)
+      expect(n).toBe(5)
+    } finally {
+      await database.close()
+    }
+  })
+})
