@@ -154,8 +154,8 @@ async function measure(name: VariantName): Promise<Figures> {
     // What counting the same readings into hourly rollups then costs (the retention pass's
     // statement, over every arrival at once rather than a minute at a time).
     const rolling = await backendCpuUs(database)
-    const [{ readings }] = await database.query<{ readings: string }>(countArrivals(isoTime(0), isoTime(Date.now() + 60_000)))
-    return { ...figures, rollup: (await backendCpuUs(database) - rolling) / Number(readings) }
+    const readings = await database.db.transaction((tx) => countArrivals(tx, isoTime(0), isoTime(Date.now() + 60_000)))
+    return { ...figures, rollup: (await backendCpuUs(database) - rolling) / readings }
   } finally {
     await database.close()
     await drop()

@@ -1,5 +1,5 @@
-import { sql, type SQL } from 'drizzle-orm'
-import { execute, type Database } from '../db/database.js'
+import { sql } from 'drizzle-orm'
+import { execute, type Database, type Tx } from '../db/database.js'
 import { isoTime } from '../db/sql-time.js'
 
 /**
@@ -9,8 +9,20 @@ import { isoTime } from '../db/sql-time.js'
  */
 const SETTLE = sql.raw(`interval '2 minutes'`)
 
-/** Arrivals a rollup transaction counts at most: on PGlite, one statement at a time, ingest waits for it. */
-const CHUNK = sql.raw(`interval '1 minute'`)
+/**
+ * Arrivals a rollup transaction counts at most. Each counts a device's metric for an hour once, so
+ * longer chunks mean fewer rows updated a reading (a fleet reporting once a minute would update
+ * every metric of every reading with one-minute chunks). On PGlite, one statement at a time,
+ * ingest waits while a chunk is counted: ~7 µs a reading, 0.2 s for five minutes at 100 a second.
+ */
+const CHUNK = sql.raw(`interval '5 minutes'`)
+
+/**
+ * Memory for grouping a chunk's readings by device, metric and hour. With the default 4 MB,
+ * PostgreSQL sorted 300,000 metric values on disk to group them; with this it hashes them in
+ * memory (scratch measure, 100,000 readings of 5,000 devices: 9.7–10.6 → 6.1–7.1 µs a reading).
+ */
+const GROUPING_MEMORY = sql.raw(`set local work_mem = '32MB'`)
 
 /** The least a chunk counts: caught up to within this, a pass stops (chasing the clock, it would never). */
 const STEP = sql.raw(`interval '10 seconds'`)
@@ -35,24 +47,25 @@ export async function rollUpChunk(database: Database): Promise<number | undefine
     }
     if (!mark.due) return undefined
     const [from, to] = [isoTime(new Date(mark.from)), isoTime(new Date(mark.to))]
-    const [counted] = await execute<{ readings: string | number }>(tx, countArrivals(from, to))
+    const counted = await countArrivals(tx, from, to)
     await execute(tx, sql`update maintenance_marks set done_up_to = ${to}::timestamptz where task = ${TASK}`)
-    return Number(counted?.readings ?? 0)
+    return counted
   })
 }
 
 /**
- * Counts the telemetry that arrived in [from, to) into its hours; answers how many readings.
- * Exported for `npm run bench:insert`, which measures what it costs PostgreSQL a reading.
+ * Counts the telemetry that arrived in [from, to) into its hours, in transaction `tx`; answers how
+ * many readings. Exported for `npm run bench:insert`, which measures what it costs PostgreSQL.
  */
-export function countArrivals(from: string, to: string): SQL {
-  return sql`
+export async function countArrivals(tx: Tx, from: string, to: string): Promise<number> {
+  await execute(tx, GROUPING_MEMORY)
+  const [counted] = await execute<{ readings: string | number }>(tx, sql`
     with arrived as materialized (
       select device_id, ts, metrics from readings
       where received_at >= ${from}::timestamptz and received_at < ${to}::timestamptz and kind = 'telemetry'
     ), added as (
       insert into reading_rollups (device_id, metric, hour, count, min, max, sum, sum_sq)
-      select a.device_id, m.key, date_trunc('hour', a.ts, 'UTC'), count(*), min(m.v), max(m.v), sum(m.v), sum(m.v * m.v)
+      select a.device_id, m.key, date_bin('1 hour', a.ts, timestamptz 'epoch'), count(*), min(m.v), max(m.v), sum(m.v), sum(m.v * m.v)
       from arrived a, lateral (select key, value::float8 as v from jsonb_each(a.metrics) where jsonb_typeof(value) = 'number') m
       group by 1, 2, 3
       on conflict (device_id, metric, hour) do update set
@@ -63,7 +76,8 @@ export function countArrivals(from: string, to: string): SQL {
         sum_sq = reading_rollups.sum_sq + excluded.sum_sq
       returning 1
     )
-    select (select count(*) from arrived) as readings, (select count(*) from added) as rows`
+    select (select count(*) from arrived) as readings, (select count(*) from added) as rows`)
+  return Number(counted?.readings ?? 0)
 }
 
 /** Deletes rollups of hours before `cutoff`; returns how many. */
