@@ -28,7 +28,7 @@ export type RetentionPass = PartitionChanges & { rolledUp: number; rollupsExpire
  * earlier day still kept that the default partition holds readings of; partitions whose whole day
  * is older than the retention window dropped; arrivals counted into hourly rollups, which are
  * kept for their own, longer window. Ingest refuses readings older than the window (decode's
- * `past_retention`), so what it stores always has a partition to go to until then.
+ * `past_retention`): nothing it stores is already due to go.
  */
 export function createRetention(opts: { database: Database; metrics: Metrics; policy: Config['retention']; log: Logger; now?: () => number }) {
   const { database, metrics, policy, log } = opts
