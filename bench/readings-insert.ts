@@ -16,8 +16,8 @@
  * client: building the batches, serialising them, the driver) per row, and the ratios. A
  * benchmark, not a test.
  *
- * After the shipped statement's rounds, the same readings are counted into hourly rollups (the
- * retention pass's statement) and that is measured too.
+ * After each round of the shipped statement, as many readings are counted into hourly rollups (as
+ * the gateway counts them on commit) and flushed, and that is measured too.
  *
  *   npm run bench:insert -- [--rows 200000] [--devices 5000] [--batch 60] [--rounds 2] [--variants 'before 0007,json']
  */
@@ -28,8 +28,8 @@ import { loadConfig } from '../gateway/config/load-config.js'
 import { openDatabase, type Database } from '../gateway/db/database.js'
 import { createMetrics } from '../gateway/metrics.js'
 import { createRetention } from '../gateway/retention/retention.js'
-import { countArrivals } from '../gateway/retention/rollups.js'
-import { isoTime } from '../gateway/db/sql-time.js'
+import { createRollupCounter } from '../gateway/retention/rollup-counter.js'
+import type { CommittedReading } from '../gateway/ingest/reading-writer.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
 import { appendStatement, insertReadings, insertStatement } from '../gateway/ingest/reading-writer.js'
 import { createTestDatabaseUrl } from '../test/support/databases.js'
@@ -118,7 +118,7 @@ async function backendCpuUs(database: Database): Promise<number> {
 // The whole server's WAL: nothing else writes much while this runs.
 const walBytes = async (database: Database) => walWritten((await database.query(sql.raw(WAL_WRITTEN)))[0]!).bytes
 
-type Figures = { cpu: number; client: number; wal: number; rollup?: number }
+type Figures = { cpu: number; client: number; wal: number; rollup?: { client: number; cpu: number } }
 
 async function measure(name: VariantName): Promise<Figures> {
   const variant: Variant = VARIANTS[name]
@@ -151,11 +151,16 @@ async function measure(name: VariantName): Promise<Figures> {
     const { user, system } = process.cpuUsage(client)
     const figures: Figures = { cpu: (await backendCpuUs(database) - before.cpu) / ROWS, client: (user + system) / ROWS, wal: (await walBytes(database) - before.wal) / ROWS }
     if (name !== 'shipped') return figures
-    // What counting the same readings into hourly rollups then costs (the retention pass's
-    // statement, over every arrival at once rather than a minute at a time).
-    const rolling = await backendCpuUs(database)
-    const readings = await database.db.transaction((tx) => countArrivals(tx, isoTime(0), isoTime(Date.now() + 60_000)))
-    return { ...figures, rollup: (await backendCpuUs(database) - rolling) / readings }
+    // What counting as many readings into hourly rollups costs: the gateway counting them as they
+    // commit, and PostgreSQL adding the figures in one flush (5,000 devices × 3 metrics, one hour).
+    const counter = createRollupCounter(database)
+    const readings = Array.from({ length: ROWS / BATCH }, () => batch() as CommittedReading[])
+    const counting = process.cpuUsage()
+    for (const b of readings) counter.count(b)
+    const counted = process.cpuUsage(counting)
+    const flushing = await backendCpuUs(database)
+    await counter.flush()
+    return { ...figures, rollup: { client: (counted.user + counted.system) / ROWS, cpu: (await backendCpuUs(database) - flushing) / ROWS } }
   } finally {
     await database.close()
     await drop()
@@ -170,15 +175,15 @@ for (let round = 0; round < Number(flags.rounds); round++) {
     const r = await measure(name)
     results[name].push(r)
     console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU, ${r.client.toFixed(1)} µs of the client's and ${r.wal.toFixed(0)} B of WAL a stored row` +
-      (r.rollup === undefined ? '' : `; counted into rollups, ${r.rollup.toFixed(1)} µs of PostgreSQL CPU a reading`))
+      (r.rollup === undefined ? '' : `; counted into rollups, ${r.rollup.client.toFixed(2)} µs of the client's and ${r.rollup.cpu.toFixed(2)} µs of PostgreSQL's a reading`))
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const of = (name: VariantName): Figures => ({ cpu: mean(results[name].map((r) => r.cpu)), client: mean(results[name].map((r) => r.client)), wal: mean(results[name].map((r) => r.wal)) })
 const shipped = of('shipped')
 console.log(`\n${ROWS} rows a round, ${DEVICES} devices, batches of ${BATCH}`)
-const rollup = mean(results.shipped.map((r) => r.rollup!))
-console.log(`rollups: ${rollup.toFixed(1)} µs of PostgreSQL CPU a reading, ${(rollup / shipped.cpu).toFixed(2)} × what storing it cost`)
+const rollup = { client: mean(results.shipped.map((r) => r.rollup!.client)), cpu: mean(results.shipped.map((r) => r.rollup!.cpu)) }
+console.log(`rollups: ${rollup.client.toFixed(2)} µs of the client's and ${rollup.cpu.toFixed(2)} µs of PostgreSQL's a reading, ${(rollup.cpu / shipped.cpu).toFixed(2)} × what storing it cost PostgreSQL`)
 for (const name of names.slice(1)) {
   const other = of(name)
   console.log(`shipped ${shipped.cpu.toFixed(1)} µs/row, ${name} ${other.cpu.toFixed(1)} µs/row: ${(shipped.cpu / other.cpu).toFixed(2)} × the cost; ` +

@@ -95,6 +95,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     lingerMs: config.ingest.lingerMs,
     onCommitted(batch) {
       runner.onCommitted(batch)
+      retention.count(batch)
       for (const r of batch) {
         if (r.kind === 'status' && r.state) {
           fleet.setDeviceStatus(r.deviceId, r.state, new Date(r.ts)).catch((err) => log.warn({ err }, 'could not update device status'))
@@ -180,6 +181,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       await runner.idle()
       await scheduler.stop()
       await retention.stop()
+      await retention.flushRollups().catch((err: unknown) => log.error({ err }, 'could not write the last rollups'))
       await dispatcher.stop()
       await notifier.stop()
       await http.close()

@@ -15,7 +15,7 @@ export function createMetrics() {
     readingsExpired: new Counter({ name: 'precall_readings_expired_total', help: 'Readings deleted one by one for being past the retention window (those left in the default partition; whole days go with their partition)', registers }),
     readingsPartitionsAdded: new Counter({ name: 'precall_readings_partitions_added_total', help: 'Day partitions of readings created', registers }),
     readingsPartitionsDropped: new Counter({ name: 'precall_readings_partitions_dropped_total', help: 'Day partitions of readings dropped past the retention window', registers }),
-    readingsRolledUp: new Counter({ name: 'precall_readings_rolled_up_total', help: 'Readings counted into hourly rollups', registers }),
+    rollupsWritten: new Counter({ name: 'precall_rollups_written_total', help: 'Hourly rollup rows (a device, a metric, an hour) added to reading_rollups by the retention pass', registers }),
     retentionFailures: new Counter({ name: 'precall_retention_failures_total', help: 'Retention passes (partitions, rollups) that failed; the next pass tries again', registers }),
     readingsLate: new Counter({ name: 'precall_readings_late_total', help: 'Readings stored but too late in event time for rule evaluation', registers }),
     connectionsRefused: new Counter({ name: 'precall_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers }),

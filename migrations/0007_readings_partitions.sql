@@ -1,8 +1,3 @@
-CREATE TABLE "maintenance_marks" (
-	"task" text PRIMARY KEY NOT NULL,
-	"done_up_to" timestamp with time zone NOT NULL
-);
---> statement-breakpoint
 CREATE TABLE "reading_rollups" (
 	"device_id" text NOT NULL,
 	"metric" text NOT NULL,
@@ -18,8 +13,8 @@ CREATE TABLE "reading_rollups" (
 CREATE INDEX "reading_rollups_hour_index" ON "reading_rollups" USING btree ("hour");--> statement-breakpoint
 -- readings becomes a table partitioned by day of event time (see schema.ts). The rows stored so far
 -- go to the default partition; the gateway's retention pass moves each day still kept into its
--- own partition, and deletes the rest once past the retention window. Rollups count what is
--- already stored from its arrival time on, so nothing stored before this migration is lost to them.
+-- own partition, and deletes the rest once past the retention window. The gateway counts rollups
+-- as readings commit; what was stored before this migration is counted here, once.
 ALTER TABLE "readings" RENAME TO "readings_unpartitioned";--> statement-breakpoint
 ALTER TABLE "readings_unpartitioned" RENAME CONSTRAINT "readings_pkey" TO "readings_unpartitioned_pkey";--> statement-breakpoint
 ALTER INDEX "readings_device_ts_dedup" RENAME TO "readings_unpartitioned_dedup";--> statement-breakpoint
@@ -44,4 +39,8 @@ CREATE TABLE "readings_default" PARTITION OF "readings" DEFAULT;--> statement-br
 INSERT INTO "readings" SELECT * FROM "readings_unpartitioned";--> statement-breakpoint
 ALTER SEQUENCE "readings_id_seq" OWNED BY "readings"."id";--> statement-breakpoint
 DROP TABLE "readings_unpartitioned";--> statement-breakpoint
-INSERT INTO "maintenance_marks" ("task", "done_up_to") SELECT 'rollups', coalesce(min("received_at"), now()) FROM "readings";
+INSERT INTO "reading_rollups" ("device_id", "metric", "hour", "count", "min", "max", "sum", "sum_sq")
+SELECT r."device_id", m."key", date_bin('1 hour', r."ts", timestamptz 'epoch'), count(*), min(m."v"), max(m."v"), sum(m."v"), sum(m."v" * m."v")
+FROM "readings" r, LATERAL (SELECT "key", "value"::float8 AS "v" FROM jsonb_each(r."metrics") WHERE jsonb_typeof("value") = 'number') m
+WHERE r."kind" = 'telemetry'
+GROUP BY 1, 2, 3;

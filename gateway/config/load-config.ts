@@ -34,7 +34,7 @@ const envSchema = z.object({
   INGEST_MAX_FUTURE_MS: positiveMs.default(300_000),
   READINGS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   ROLLUPS_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(730),
-  RETENTION_POLL_MS: positiveMs.default(300_000),
+  RETENTION_POLL_MS: positiveMs.default(60_000),
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
   INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
   WEBHOOK_TIMEOUT_MS: positiveMs.default(15_000),

@@ -97,8 +97,9 @@ export const readings = pgTable('readings', {
 ])
 
 // Hourly figures of each telemetry metric a device reported, kept long after its raw readings are
-// dropped (for trends, baselines and long backtests). Counted by arrival, so a reading that comes
-// late is added to its hour when it arrives: sums and counts add, min and max widen.
+// dropped (for trends, baselines and long backtests). Counted by the gateway as readings commit
+// (gateway/retention/rollup-counter.ts) and added here: sums and counts add, min and max widen, so
+// a reading that comes late is added to its hour when it arrives.
 export const readingRollups = pgTable('reading_rollups', {
   deviceId: text().notNull(),
   metric: text().notNull(),
@@ -109,12 +110,6 @@ export const readingRollups = pgTable('reading_rollups', {
   sum: doublePrecision().notNull(),
   sumSq: doublePrecision().notNull(),
 }, (t) => [primaryKey({ columns: [t.deviceId, t.metric, t.hour] }), index().on(t.hour)])
-
-// How far each periodic task has got: rollups record the arrival time they have counted up to.
-export const maintenanceMarks = pgTable('maintenance_marks', {
-  task: text().primaryKey(),
-  doneUpTo: timestamp({ withTimezone: true, mode: 'date' }).notNull(),
-})
 
 // Messages refused by ingest, kept (truncated) so nothing bad input carried is silently lost.
 export const rejections = pgTable('rejections', {

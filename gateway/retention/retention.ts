@@ -5,7 +5,8 @@ import { execute, type Database } from '../db/database.js'
 import type { Metrics } from '../metrics.js'
 import { createPeriodicPass } from '../periodic-pass.js'
 import { DAY_MS, addDayPartition, dayOf, dayPartitions, daysInDefault, dropDayPartition, expireDefault } from './partitions.js'
-import { expireRollups, rollUpChunk } from './rollups.js'
+import { createRollupCounter } from './rollup-counter.js'
+import { expireRollups } from './rollups.js'
 
 /** Days ahead of today that have their partition ready, so midnight never sends readings to the default one. */
 const DAYS_AHEAD = 2
@@ -13,21 +14,18 @@ const DAYS_AHEAD = 2
 /** How long a pass waits for a lock on `readings` before giving up until the next pass (ingest must not queue behind it). */
 const LOCK_TIMEOUT = sql.raw(`set local lock_timeout = '5s'`)
 
-/** How long one pass may spend counting a backlog of arrivals into rollups (the next pass goes on). */
-const ROLLUP_BUDGET_MS = 10_000
-
 // Several gateway instances may share the database: one of them keeps the partitions at a time.
 const PARTITIONS_LOCK = sql`select pg_try_advisory_xact_lock(hashtext('precall.readings_partitions')) as locked`
 
 export type PartitionChanges = { added: number; dropped: number; moved: number; expired: number }
-export type RetentionPass = PartitionChanges & { rolledUp: number; rollupsExpired: number }
+export type RetentionPass = PartitionChanges & { rollupsWritten: number; rollupsExpired: number }
 
 /**
  * Keeps `readings` a rolling log (DESIGN: "Readings are a rolling log, not an archive"): a
  * partition for each day of event time from yesterday to `DAYS_AHEAD` days ahead, and for any
  * earlier day still kept that the default partition holds readings of; partitions whose whole day
- * is older than the retention window dropped; arrivals counted into hourly rollups, which are
- * kept for their own, longer window. Ingest refuses readings older than the window (decode's
+ * is older than the retention window dropped; the hourly rollups counted since the last pass
+ * written (see createRollupCounter), and those past their own, longer window deleted. Ingest refuses readings older than the window (decode's
  * `past_retention`): nothing it stores is already due to go.
  */
 export function createRetention(opts: { database: Database; metrics: Metrics; policy: Config['retention']; log: Logger; now?: () => number }) {
@@ -64,38 +62,37 @@ export function createRetention(opts: { database: Database; metrics: Metrics; po
     return changes
   }
 
-  /** Counts arrivals into rollups until caught up or out of budget; returns the readings counted. */
-  async function rollUp(budgetMs: number): Promise<number> {
-    const until = performance.now() + budgetMs
-    let counted = 0
-    for (;;) {
-      const n = await rollUpChunk(database)
-      if (n === undefined) return counted
-      counted += n
-      metrics.readingsRolledUp.inc(n)
-      if (performance.now() > until) return counted
-    }
+  const rollups = createRollupCounter(database)
+
+  /** Writes the rollups counted so far; a failure keeps them for the next flush. */
+  async function flushRollups(): Promise<number> {
+    const written = await rollups.flush()
+    metrics.rollupsWritten.inc(written)
+    return written
   }
 
   /** One pass; tests call it with their own clock. */
-  async function runOnce(budgetMs = ROLLUP_BUDGET_MS): Promise<RetentionPass> {
+  async function runOnce(): Promise<RetentionPass> {
     const at = now()
-    // Counted before an expired day goes: a pass after a long stop still counts what was stored.
-    const rolledUp = await rollUp(budgetMs)
+    const rollupsWritten = await flushRollups()
     const partitions = await keepPartitions(at)
     const rollupsExpired = await expireRollups(database, at - policy.rollupsMs)
-    const pass = { ...partitions, rolledUp, rollupsExpired }
+    const pass = { ...partitions, rollupsWritten, rollupsExpired }
     if (partitions.added + partitions.dropped + partitions.expired + rollupsExpired > 0) log.info(pass, 'readings retention pass')
     return pass
   }
 
-  const periodic = createPeriodicPass(() => runOnce(), policy.pollMs, (err) => {
+  const periodic = createPeriodicPass(runOnce, policy.pollMs, (err) => {
     metrics.retentionFailures.inc()
     log.error({ err }, 'readings retention pass failed; the next pass tries again')
   })
 
   return {
     runOnce,
+    /** Counts newly committed readings into the hourly rollups the next pass writes. */
+    count: rollups.count,
+    /** At shutdown, after the last commit: writes what was counted. */
+    flushRollups,
     /** At start-up, before ingest: the partitions of today and the days around it. */
     prepare: (): Promise<PartitionChanges> => keepPartitions(now()),
     start: periodic.start,

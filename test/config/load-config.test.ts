@@ -23,7 +23,7 @@ describe('loadConfig', () => {
     expect(total / 86_400_000).toBeLessThan(3.5)
     expect(Object.isFrozen(c) && Object.isFrozen(c.outbox)).toBe(true)
     // Raw readings for 30 days (older ones are refused at ingest), hourly rollups for two years.
-    expect(c.retention).toEqual({ readingsMs: 30 * 86_400_000, rollupsMs: 730 * 86_400_000, pollMs: 300_000 })
+    expect(c.retention).toEqual({ readingsMs: 30 * 86_400_000, rollupsMs: 730 * 86_400_000, pollMs: 60_000 })
     expect(c.ingest.maxAgeMs).toBe(c.retention.readingsMs)
   })
 

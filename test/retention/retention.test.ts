@@ -29,8 +29,6 @@ describe.each(BACKENDS)('readings retention on %s', (backend) => {
     sql`select dedup_key as key, tableoid::regclass::text as part from readings order by dedup_key`)).map((r) => [r.key, r.part]))
   const partitions = async () => (await database.query<{ name: string }>(
     sql`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'readings'::regclass order by 1`)).map((r) => r.name)
-  // Arrival is PostgreSQL's clock: readings are made to have arrived long enough ago to be counted.
-  const arrivedMinutesAgo = (minutes: number) => database.query(sql`update readings set received_at = now() - make_interval(mins => ${minutes})`)
   const rollups = () => database.query<{ metric: string; hour: string; count: number; min: number; max: number; sum: number; sum_sq: number }>(
     sql`select metric, hour, count, min, max, sum, sum_sq from reading_rollups order by metric, hour`)
 
@@ -62,34 +60,42 @@ describe.each(BACKENDS)('readings retention on %s', (backend) => {
     expect(ids[1]).toBeDefined()
   })
 
-  it('counts each telemetry metric into its device\'s hour once, late arrivals added to their hour', async () => {
-    await database.query(sql`delete from readings`)
-    await database.query(sql`update maintenance_marks set done_up_to = now() - interval '1 hour' where task = 'rollups'`)
+  it('adds each committed telemetry metric to its device\'s hour, late readings to theirs, on the next pass', async () => {
     const hour = Date.parse('2026-12-06T10:00:00Z')
-    await insertReadings(database, [
-      reading('a', hour + 60_000, { temp_c: 50, rpm: 1200 }), reading('b', hour + 120_000, { temp_c: 54 }),
-      reading('c', hour + 3_600_000, { temp_c: 40 }), reading('ev', hour, null, 'event'),
+    const committed = (key: string, ts: number, metrics: Record<string, number> | null, kind: StoredReading['kind'] = 'telemetry') =>
+      ({ ...reading(key, ts, metrics, kind), id: 1 })
+    retention.count([
+      committed('a', hour + 60_000, { temp_c: 50, rpm: 1200 }), committed('b', hour + 120_000, { temp_c: 54 }),
+      committed('c', hour + 3_600_000, { temp_c: 40 }), committed('ev', hour, null, 'event'),
     ])
-    await arrivedMinutesAgo(30)
-    const pass = await retention.runOnce()
-    expect(pass.rolledUp).toBe(3) // the event has no metrics to count
+    expect(await rollups()).toEqual([]) // written by the pass, not as counted
+    expect((await retention.runOnce()).rollupsWritten).toBe(3)
     expect(await rollups()).toEqual([
       { metric: 'rpm', hour: expect.stringMatching(/^2026-12-06[ T]10:00:00/), count: 1, min: 1200, max: 1200, sum: 1200, sum_sq: 1_440_000 },
       { metric: 'temp_c', hour: expect.stringMatching(/^2026-12-06[ T]10:00:00/), count: 2, min: 50, max: 54, sum: 104, sum_sq: 2500 + 2916 },
       { metric: 'temp_c', hour: expect.stringMatching(/^2026-12-06[ T]11:00:00/), count: 1, min: 40, max: 40, sum: 40, sum_sq: 1600 },
     ])
-    expect((await retention.runOnce()).rolledUp).toBe(0)
+    expect((await retention.runOnce()).rollupsWritten).toBe(0)
 
-    // A reading of 10:00 that arrives now is added to 10:00 when it has settled; one just arrived waits.
-    await insertReadings(database, [reading('late', hour + 30 * 60_000, { temp_c: 30 })])
-    expect((await retention.runOnce()).rolledUp).toBe(0)
-    await database.query(sql`update readings set received_at = now() - interval '3 minutes' where dedup_key = 'late'`)
-    await database.query(sql`update maintenance_marks set done_up_to = now() - interval '4 minutes' where task = 'rollups'`)
-    expect((await retention.runOnce()).rolledUp).toBe(1)
+    // A reading of 10:30 that commits later is added to 10:00.
+    retention.count([committed('late', hour + 30 * 60_000, { temp_c: 30 })])
+    expect((await retention.runOnce()).rollupsWritten).toBe(1)
     const [rpm, tempAt10] = await rollups()
     expect(rpm.count).toBe(1)
     expect(tempAt10).toMatchObject({ count: 3, min: 30, max: 54, sum: 134 })
-    expect(await counter(metrics, 'precall_readings_rolled_up_total')).toBe(4)
+    expect(await counter(metrics, 'precall_rollups_written_total')).toBe(4)
+  })
+
+  it('keeps what a failed write counted for the next pass, and counts the failure', async () => {
+    const hour = Date.parse('2026-12-06T10:00:00Z')
+    const before = await rollups()
+    retention.count([{ ...reading('f', hour + 5000, { temp_c: 70 }), id: 1 }])
+    await database.query(sql`alter table reading_rollups rename to reading_rollups_away`)
+    await expect(retention.runOnce()).rejects.toThrow()
+    await database.query(sql`alter table reading_rollups_away rename to reading_rollups`)
+    expect((await retention.runOnce()).rollupsWritten).toBe(1)
+    const after = await rollups()
+    expect(after[1]).toMatchObject({ count: before[1].count + 1, max: 70, sum: before[1].sum + 70 })
   })
 
   it('drops whole days past the window and keeps the rollups of their hours', async () => {

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BACKENDS } from '../support/databases.js'
+import { BACKENDS, createTestDatabaseUrl } from '../support/databases.js'
 import { expectStatus, registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
 describe.each(BACKENDS)('hourly rollups through the gateway on %s', (backend) => {
@@ -18,10 +18,8 @@ describe.each(BACKENDS)('hourly rollups through the gateway on %s', (backend) =>
       await client.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: hour + minute * 60_000, seq: i + 1, metrics: { drain_time_s: drain } }), { qos: 1 })
     }
     await t.gateway.settle()
-    // Counted once they have settled: made to have arrived ten minutes ago (PostgreSQL's clock).
-    await t.gateway.database.query(sql`update readings set received_at = now() - interval '10 minutes'`)
-    await t.gateway.database.query(sql`update maintenance_marks set done_up_to = now() - interval '11 minutes'`)
-    expect((await t.gateway.retention.runOnce()).rolledUp).toBe(4)
+    // Counted as they committed; written by the retention pass (two device-metric-hours).
+    expect((await t.gateway.retention.runOnce()).rollupsWritten).toBe(2)
   })
   afterAll(async () => t?.close())
 
@@ -43,5 +41,28 @@ describe.each(BACKENDS)('hourly rollups through the gateway on %s', (backend) =>
     expect(expectStatus(await t.api('GET', '/devices/nope/rollups'), 404).body.message).toMatch(/device nope is not registered/)
     expect(expectStatus(await t.api('GET', `/devices/${device.id}/rollups?from=2026-12-07&to=2026-12-06`), 400).body.message).toMatch(/must be before/)
     expect(expectStatus(await t.api('GET', `/devices/${device.id}/rollups?limit=0`), 400).body.message).toMatch(/limit/)
+  })
+})
+
+describe('hourly rollups at shutdown', () => {
+  it('writes what the gateway counted since its last pass when it closes', async () => {
+    const { url, drop } = await createTestDatabaseUrl()
+    try {
+      const t = await startTestGateway('postgres', { DATABASE_URL: url, RETENTION_POLL_MS: '3600000' })
+      const [device] = await registerFleet(t, 1, 'sd')
+      const client = await t.connectDevice(device.id, device.secret)
+      for (const seq of [1, 2, 3]) {
+        await client.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now() - seq * 1000, seq, metrics: { drain_time_s: 10 * seq } }), { qos: 1 })
+      }
+      await t.gateway.settle()
+      await t.close()
+      const admin = postgres(url, { max: 1, onnotice: () => {} })
+      const rows = await admin`select count::int, sum::int from reading_rollups where device_id = ${device.id}`
+      await admin.end()
+      expect(rows.reduce((n, r) => n + r.count, 0)).toBe(3)
+      expect(rows.reduce((n, r) => n + r.sum, 0)).toBe(60)
+    } finally {
+      await drop()
+    }
   })
 })
