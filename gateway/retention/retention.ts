@@ -25,8 +25,9 @@ export type RetentionPass = PartitionChanges & { rollupsWritten: number; rollups
  * partition for each day of event time from yesterday to `DAYS_AHEAD` days ahead, and for any
  * earlier day still kept that the default partition holds readings of; partitions whose whole day
  * is older than the retention window dropped; the hourly rollups counted since the last pass
- * written (see createRollupCounter), and those past their own, longer window deleted. Ingest refuses readings older than the window (decode's
- * `past_retention`): nothing it stores is already due to go.
+ * written (see createRollupCounter), and those past their own, longer window deleted. Ingest
+ * refuses readings older than the window (decode's `past_retention`): nothing it stores is
+ * already due to go.
  */
 export function createRetention(opts: { database: Database; metrics: Metrics; policy: Config['retention']; log: Logger; now?: () => number }) {
   const { database, metrics, policy, log } = opts
