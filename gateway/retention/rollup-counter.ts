@@ -35,18 +35,19 @@ export function createRollupCounter(database: Database) {
     return metrics
   }
 
-  function add(metrics: Map<string, Figures>, metric: string, f: Figures) {
+  /** Adds `count` values with these extremes and sums to a metric's figures (a new object only for a new key). */
+  function add(metrics: Map<string, Figures>, metric: string, count: number, min: number, max: number, sum: number, sumSq: number) {
     const had = metrics.get(metric)
     if (!had) {
-      metrics.set(metric, f)
+      metrics.set(metric, { count, min, max, sum, sumSq })
       size++
       return
     }
-    had.count += f.count
-    had.sum += f.sum
-    had.sumSq += f.sumSq
-    if (f.min < had.min) had.min = f.min
-    if (f.max > had.max) had.max = f.max
+    had.count += count
+    had.sum += sum
+    had.sumSq += sumSq
+    if (min < had.min) had.min = min
+    if (max > had.max) had.max = max
   }
 
   return {
@@ -57,18 +58,7 @@ export function createRollupCounter(database: Database) {
         const metrics = figuresOf(r.deviceId, Math.floor(r.ts / HOUR_MS) * HOUR_MS)
         for (const metric in r.metrics) {
           const v = r.metrics[metric]
-          if (typeof v !== 'number' || !Number.isFinite(v)) continue
-          const had = metrics.get(metric)
-          if (!had) {
-            metrics.set(metric, { count: 1, min: v, max: v, sum: v, sumSq: v * v })
-            size++
-            continue
-          }
-          had.count++
-          had.sum += v
-          had.sumSq += v * v
-          if (v < had.min) had.min = v
-          if (v > had.max) had.max = v
+          if (typeof v === 'number' && Number.isFinite(v)) add(metrics, metric, 1, v, v, v, v * v)
         }
       }
     },
@@ -86,7 +76,7 @@ export function createRollupCounter(database: Database) {
       try {
         for (; written < rows.length; written += FLUSH_ROWS) await database.query(upsert(rows.slice(written, written + FLUSH_ROWS)))
       } catch (err) {
-        for (const { deviceId, metric, hour, ...f } of rows.slice(written)) add(figuresOf(deviceId, hour), metric, f)
+        for (const r of rows.slice(written)) add(figuresOf(r.deviceId, r.hour), r.metric, r.count, r.min, r.max, r.sum, r.sumSq)
         throw err
       }
       return rows.length
