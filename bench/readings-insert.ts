@@ -23,11 +23,9 @@
  */
 import { parseArgs } from 'node:util'
 import { sql, type SQL } from 'drizzle-orm'
-import pino from 'pino'
 import { loadConfig } from '../gateway/config/load-config.js'
 import { openDatabase, type Database } from '../gateway/db/database.js'
-import { createMetrics } from '../gateway/metrics.js'
-import { createRetention } from '../gateway/retention/retention.js'
+import { keepDayPartitions } from '../gateway/retention/partitions.js'
 import { createRollupCounter } from '../gateway/retention/rollup-counter.js'
 import type { CommittedReading } from '../gateway/ingest/reading-writer.js'
 import type { StoredReading } from '../gateway/ingest/decode.js'
@@ -128,7 +126,7 @@ async function measure(name: VariantName): Promise<Figures> {
     for (const statement of variant.setup) await database.query(sql.raw(statement))
     const t0 = Date.UTC(2026, 10, 24)
     // The day the readings fall on gets its partition, as the gateway's retention pass gives it.
-    if (!variant.unpartitioned) await createRetention({ database, metrics: createMetrics(), policy: loadConfig({}).retention, log: pino({ level: 'silent' }), now: () => t0 }).prepare()
+    if (!variant.unpartitioned) await keepDayPartitions(database, t0, loadConfig({}).retention.readingsMs)
     let seq = 0
     const batch = (): BenchReading[] => Array.from({ length: BATCH }, () => {
       seq++

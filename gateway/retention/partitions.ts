@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { execute, type Tx } from '../db/database.js'
+import { execute, type Database, type Tx } from '../db/database.js'
 import { isoTime } from '../db/sql-time.js'
 
 export const DAY_MS = 86_400_000
@@ -57,4 +57,48 @@ export async function expireDefault(tx: Tx, cutoff: number): Promise<number> {
   const [row] = await execute<{ n: string | number }>(tx, sql`
     with gone as (delete from readings_default where ts < ${isoTime(cutoff)}::timestamptz returning 1) select count(*) as n from gone`)
   return Number(row?.n ?? 0)
+}
+
+/** Days ahead of today that have their partition ready, so midnight never sends readings to the default one. */
+const DAYS_AHEAD = 2
+
+/** How long a pass waits for a lock on `readings` before giving up until the next pass (ingest must not queue behind it). */
+const LOCK_TIMEOUT = sql.raw(`set local lock_timeout = '5s'`)
+
+// Several gateway instances may share the database: one of them keeps the partitions at a time.
+const PARTITIONS_LOCK = sql`select pg_try_advisory_xact_lock(hashtext('precall.readings_partitions')) as locked`
+
+export type PartitionChanges = { added: number; dropped: number; moved: number; expired: number }
+
+/**
+ * Gives `readings` a partition for each day of event time from yesterday to `DAYS_AHEAD` days
+ * after `at`, and for any earlier day still kept that the default partition holds readings of;
+ * drops the partitions whose whole day is more than `keepMs` before `at`, and deletes what the
+ * default partition holds from before then. Every change in one transaction, or none; nothing
+ * when another gateway is doing it.
+ */
+export async function keepDayPartitions(database: Database, at: number, keepMs: number): Promise<PartitionChanges> {
+  const changes = { added: 0, dropped: 0, moved: 0, expired: 0 }
+  const cutoff = at - keepMs
+  await database.db.transaction(async (tx) => {
+    const [{ locked }] = await execute<{ locked: boolean }>(tx, PARTITIONS_LOCK)
+    if (!locked) return
+    await execute(tx, LOCK_TIMEOUT)
+    const have = new Set(await dayPartitions(tx))
+    const wanted = new Set<number>()
+    for (let day = dayOf(at) - DAY_MS; day <= dayOf(at) + DAYS_AHEAD * DAY_MS; day += DAY_MS) wanted.add(day)
+    for (const day of await daysInDefault(tx, dayOf(cutoff))) wanted.add(day)
+    for (const day of [...wanted].sort((a, b) => a - b)) {
+      if (have.has(day)) continue
+      changes.moved += await addDayPartition(tx, day)
+      changes.added++
+    }
+    for (const day of have) {
+      if (day + DAY_MS > cutoff) continue
+      await dropDayPartition(tx, day)
+      changes.dropped++
+    }
+    changes.expired = await expireDefault(tx, cutoff)
+  })
+  return changes
 }

@@ -1,10 +1,7 @@
 import { sql } from 'drizzle-orm'
-import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
-import { createMetrics } from '../../gateway/metrics.js'
-import { DAY_MS } from '../../gateway/retention/partitions.js'
-import { createRetention } from '../../gateway/retention/retention.js'
+import { DAY_MS, keepDayPartitions } from '../../gateway/retention/partitions.js'
 import { openTestDatabase } from '../support/databases.js'
 
 // readings carries one index beside its key and received_at (a block range index): the dedup
@@ -16,7 +13,7 @@ describe('readings lookups on PostgreSQL', () => {
   beforeAll(async () => {
     database = await openTestDatabase('postgres')
     // The day the rows below fall on gets its partition, as the gateway's retention pass gives it.
-    await createRetention({ database, metrics: createMetrics(), policy: { readingsMs: 30 * DAY_MS, rollupsMs: 365 * DAY_MS, pollMs: 60_000 }, log: pino({ level: 'silent' }), now: () => Date.parse('2026-11-24T12:00:00Z') }).prepare()
+    await keepDayPartitions(database, Date.parse('2026-11-24T12:00:00Z'), 30 * DAY_MS)
     await database.query(sql`
       insert into readings (device_id, kind, ts, seq, dedup_key, metrics, received_at)
       select 'dev-' || (i % 200), case when i % 10 = 0 then 'event' else 'telemetry' end,
