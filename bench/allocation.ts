@@ -3,7 +3,8 @@
  * a sixth of the gateway's CPU under load, and what it costs follows what is allocated, which,
  * unlike CPU time on a shared VM, hardly varies from run to run.
  *
- *   npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX]
+ *   npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX] [--live | --promoted]
+ *                          [--env NAME=VALUE]…
  *
  * Runs `gateway/main.ts` on PostgreSQL as `npm run bench` does (see bench/systems/precall.ts),
  * with bench/profiler-toggle.cjs preloaded; warms it up with the bench's load generator and
@@ -13,7 +14,10 @@
  * With --live, counts only what is still alive after a full garbage collection when sampling
  * stops, per connected device: what each device's messages leave behind until its next one, and
  * what is in flight at that moment — what the young generation may promote when a large fleet
- * spaces its messages out.
+ * spaces its messages out. With --promoted, counts what outlived the young generation (survived a
+ * scavenge), whether a later full collection freed it or not, per reading: what scavenges copy,
+ * which is what they cost. `--env` sets a variable of the gateway's environment (a pass that runs
+ * once a minute, say, `--env RETENTION_POLL_MS=5000`, so that every window holds some).
  * A benchmark, not a test: it asserts nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,7 +25,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { withSystemAtRate } from './fixed-load.js'
+import { envFromFlags, withSystemAtRate } from './fixed-load.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,11 +35,13 @@ const { values: flags } = parseArgs({
     top: { type: 'string', default: '25' },
     who: { type: 'string' },
     live: { type: 'boolean', default: false },
+    promoted: { type: 'boolean', default: false },
+    env: { type: 'string', multiple: true, default: [] },
   },
 })
 const [devices, rate, seconds, top] = [flags.devices, flags.rate, flags.seconds, flags.top].map(Number)
-if (![devices, rate, seconds, top].every((n) => Number.isFinite(n) && n > 0)) {
-  console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX] [--live]')
+if (![devices, rate, seconds, top].every((n) => Number.isFinite(n) && n > 0) || (flags.live && flags.promoted)) {
+  console.error('usage: npm run bench:alloc -- [--devices 1000] [--rate 10000] [--seconds 10] [--top 25] [--who REGEX] [--live | --promoted] [--env NAME=VALUE]…')
   process.exit(2)
 }
 const FAULTS_PER_SECOND = 20
@@ -45,7 +51,7 @@ type Node = { callFrame: { functionName: string; url: string }; selfSize: number
 const dir = mkdtempSync(path.join(tmpdir(), 'precall-alloc-'))
 const profileFile = path.join(dir, 'allocation.json')
 try {
-  await withSystemAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: flags.live ? 'live' : 'allocation', file: profileFile } }, async ({ system, load, profiler }) => {
+  await withSystemAtRate({ devices, rate, faults: FAULTS_PER_SECOND, profile: { kind: flags.live ? 'live' : flags.promoted ? 'promoted' : 'allocation', file: profileFile }, nodeArgs: flags.promoted ? ['--expose-gc'] : [], env: envFromFlags(flags.env) }, async ({ system, load, profiler }) => {
     await sleep(500)
     const before = await system.processed()
     profiler.start()
@@ -84,7 +90,7 @@ function report(profile: { head: Node }, readings: number, perSecond: number) {
     .map(([k, bytes]) => `${(bytes / per).toFixed(0).padStart(7)} B ${((100 * bytes) / total).toFixed(1).padStart(5)} %  ${k}`).join('\n')
   console.log(`${readings} readings at ${perSecond.toFixed(0)}/s from ${devices} devices over ${seconds} s: ` + (flags.live
     ? `${(total / per).toFixed(0)} bytes allocated in that time still alive per connected device\n`
-    : `${(total / per).toFixed(0)} bytes allocated per reading\n`))
+    : `${(total / per).toFixed(0)} bytes allocated per reading${flags.promoted ? ' that outlived the young generation' : ''}\n`))
   console.log(`by allocating function\n${list(bySite)}\n`)
   console.log(`charged to the nearest precall frame\n${list(byOurs)}`)
   if (who) console.log(`\nstacks under ${who}\n${list(byStack)}`)

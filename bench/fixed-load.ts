@@ -11,9 +11,21 @@ const WARM_UP_SECONDS = 5
 const PROFILER = fileURLToPath(new URL('./profiler-toggle.cjs', import.meta.url))
 
 /** A profile of the gateway over what the benchmark measures (see bench/profiler-toggle.cjs). */
-export type Profiling = { kind: 'allocation' | 'live' | 'cpu'; file: string }
+export type Profiling = { kind: 'allocation' | 'live' | 'promoted' | 'cpu'; file: string }
 /** Starts the profiler in the gateway; `stop` stops it and answers the profile once written. */
 export type Profiler = { start(): void; stop(): Promise<unknown> }
+
+/** `--env NAME=VALUE` flags as the gateway's environment; exits on a flag that is not NAME=VALUE. */
+export function envFromFlags(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(pairs.map((pair) => {
+    const at = pair.indexOf('=')
+    if (at < 1) {
+      console.error(`--env takes NAME=VALUE (INGEST_LINGER_MS=10, say), not '${pair}'`)
+      process.exit(2)
+    }
+    return [pair.slice(0, at), pair.slice(at + 1)]
+  }))
+}
 
 /**
  * A system of the bench (precall on PostgreSQL unless told), `devices` connected, warmed up for 5 s

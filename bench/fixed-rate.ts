@@ -37,7 +37,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
-import { withSystemAtRate } from './fixed-load.js'
+import { envFromFlags, withSystemAtRate } from './fixed-load.js'
 import { SYSTEMS, type SystemName } from './systems/registry.js'
 import { postgresCpuUs, processCpuUs, processName, startCpuMeter, WAL_WRITTEN, walWritten } from './process-stats.js'
 
@@ -71,14 +71,7 @@ if (!precall && (flags.profile || flags['node-arg'].length > 0 || flags.env.leng
   console.error(`--profile, --node-arg, --env and --log are for precall's gateway; ${label} takes none of them`)
   process.exit(2)
 }
-const env = Object.fromEntries(flags.env.map((pair) => {
-  const at = pair.indexOf('=')
-  if (at < 1) {
-    console.error(`--env takes NAME=VALUE (INGEST_LINGER_MS=10, say), not '${pair}'`)
-    process.exit(2)
-  }
-  return [pair.slice(0, at), pair.slice(at + 1)]
-}))
+const env = envFromFlags(flags.env)
 // --profile: a V8 CPU profile of the gateway over the rounds only (npm run bench:profile reads it).
 const profileFile = flags.profile && path.resolve(flags.profile, `precall-${devices}-devices-${rate}-qos${qos}-${Date.now()}.cpuprofile`)
 if (flags.profile) mkdirSync(flags.profile, { recursive: true })

@@ -5,6 +5,8 @@
 //   has already freed too, so it measures what was allocated, not what stayed;
 // - `live` (bench:alloc --live): the same profiler counting only what is still alive when it stops,
 //   after a full garbage collection: what the gateway keeps, not what it churns;
+// - `promoted` (bench:alloc --promoted): the same profiler counting what outlived the young
+//   generation, freed by a later full collection or not: what scavenges copy and promote;
 // - `cpu` (bench:fixed --profile): the CPU profiler, a .cpuprofile as --cpu-prof writes.
 // CommonJS because it loads before tsx can compile TypeScript.
 const { Session } = require('node:inspector')
@@ -23,7 +25,15 @@ process.on('SIGUSR2', () => {
     return
   }
   const freedToo = process.env.PROFILE_KIND === 'allocation'
-  if (profiling) session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: freedToo, includeObjectsCollectedByMinorGC: freedToo })
+  const promoted = process.env.PROFILE_KIND === 'promoted'
+  if (profiling) session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: freedToo || promoted, includeObjectsCollectedByMinorGC: freedToo })
   else if (freedToo) session.post('HeapProfiler.stopSampling', write)
+  else if (promoted) {
+    // What is still in the young generation has not had the chance to die there: a scavenge first
+    // (bench:alloc starts the gateway with --expose-gc), or up to a semi-space of allocations is
+    // counted as if it had outlived it.
+    global.gc({ type: 'minor', execution: 'sync' })
+    session.post('HeapProfiler.stopSampling', write)
+  }
   else session.post('HeapProfiler.collectGarbage', () => session.post('HeapProfiler.stopSampling', write))
 })

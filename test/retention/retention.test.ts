@@ -8,6 +8,7 @@ import type { StoredReading } from '../../gateway/ingest/decode.js'
 import { createMetrics, type Metrics } from '../../gateway/metrics.js'
 import { DAY_MS } from '../../gateway/retention/partitions.js'
 import { createRetention, type Retention } from '../../gateway/retention/retention.js'
+import { createRollupCounter } from '../../gateway/retention/rollup-counter.js'
 import { BACKENDS, openTestDatabase } from '../support/databases.js'
 
 const T0 = Date.parse('2026-12-06T12:00:00Z')
@@ -96,6 +97,33 @@ describe.each(BACKENDS)('readings retention on %s', (backend) => {
     expect((await retention.runOnce()).rollupsWritten).toBe(1)
     const after = await rollups()
     expect(after[1]).toMatchObject({ count: before[1].count + 1, max: 70, sum: before[1].sum + 70 })
+  })
+
+  it('counts what a device sends after a flush into the figures it wrote, afresh, and forgets an hour a pass after its last reading', async () => {
+    const hour = Date.parse('2026-12-06T08:00:00Z')
+    const rollup = createRollupCounter(database)
+    const sent = (key: string, ts: number, temp: number) => [{ ...reading(key, ts, { temp_c: temp }), deviceId: 'ret-2', id: 1 }]
+    const stored = async () => database.query<{ hour: string; count: number; min: number; max: number; sum: number }>(
+      sql`select hour, count, min, max, sum from reading_rollups where device_id = 'ret-2' order by hour`)
+
+    rollup.count(sent('r1', hour + 1000, 60))
+    expect(await rollup.flush()).toBe(1)
+    // The same device, metric and hour again: only the new reading is added, not the one written.
+    rollup.count(sent('r2', hour + 2000, 40))
+    expect(rollup.pending).toBe(1)
+    expect(await rollup.flush()).toBe(1)
+    expect(await stored()).toEqual([{ hour: expect.stringMatching(/08:00:00/), count: 2, min: 40, max: 60, sum: 100 }])
+
+    // The next hour starts: 08:00 is held until a pass goes by without a reading for it.
+    rollup.count(sent('r3', hour + 3_600_000, 50))
+    expect(rollup.held).toBe(2)
+    expect(await rollup.flush()).toBe(1)
+    expect(rollup.held).toBe(1)
+    expect(await rollup.flush()).toBe(0) // nothing counted: nothing written, and the hour stays held
+    rollup.count(sent('r4', hour + 3_700_000, 52))
+    await rollup.flush()
+    expect(await stored()).toMatchObject([{ count: 2 }, { count: 2, min: 50, max: 52, sum: 102 }])
+    await database.query(sql`delete from reading_rollups where device_id = 'ret-2'`)
   })
 
   it('drops whole days past the window and keeps the rollups of their hours', async () => {
