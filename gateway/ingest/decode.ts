@@ -35,10 +35,14 @@ export type StoredReading = {
   ts: number
   seq: number | null
   dedupKey: string
-  metrics: Record<string, number> | null
-  state: string | null
-  code: string | null
-  detail: unknown
+  // Absent rather than null where a kind has none: the batch goes to PostgreSQL as JSON, and
+  // `"state":null,"code":null,"detail":null` was a fifth of a telemetry reading's bytes (188 → 149).
+  // What it saves in CPU is within this host's noise (`npm run bench:insert`, 'with nulls': one run
+  // of three rounds PostgreSQL ~1 µs and the gateway ~2 µs a row less, the next two no difference).
+  metrics?: Record<string, number> | null
+  state?: string | null
+  code?: string | null
+  detail?: unknown
 }
 
 export type Decoded = { ok: true; reading: StoredReading } | { ok: false; reason: RejectReason; detail: string }
@@ -62,7 +66,7 @@ export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeConte
     const parsed = eventSchema.safeParse(json)
     if (!parsed.success) return reject('invalid_payload', describe(parsed.error))
     const { ts, seq: s, code, detail } = parsed.data
-    return checkTime(ts, ctx) ?? accept(ctx, 'event', ts, s, payload, { code, detail: detail ?? null })
+    return checkTime(ts, ctx) ?? accept(ctx, 'event', ts, s, payload, { code, detail })
   }
   let telemetry = plainTelemetry(json)
   if (!telemetry) {
@@ -83,7 +87,7 @@ export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeConte
       return reject('out_of_range', `metrics.${name}: ${value} is outside [${spec.min ?? '-∞'}, ${spec.max ?? '∞'}]${spec.unit ? ' ' + spec.unit : ''}`)
     }
   }
-  return accept(ctx, 'telemetry', ts, s, payload, { metrics: metrics as Record<string, number>, state: state ?? null })
+  return accept(ctx, 'telemetry', ts, s, payload, { metrics: metrics as Record<string, number>, state })
 }
 
 type Telemetry = z.output<typeof telemetrySchema>
@@ -140,8 +144,7 @@ function accept(
   return {
     ok: true,
     reading: {
-      deviceId: ctx.deviceId, kind, ts, seq: seq ?? null, dedupKey,
-      metrics: null, state: null, code: null, detail: null, ...fields,
+      deviceId: ctx.deviceId, kind, ts, seq: seq ?? null, dedupKey, ...fields,
     },
   }
 }
