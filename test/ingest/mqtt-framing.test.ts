@@ -22,7 +22,7 @@ describe('the embedded broker reads packets however TCP splits or joins them', (
   afterAll(async () => t?.close())
 
   /** A raw connection that answers the message ids of the PUBACKs it receives. */
-  async function rawDevice(clientId: string) {
+  async function rawDevice() {
     const socket: Socket = connect(t.mqttPort, '127.0.0.1')
     await once(socket, 'connect')
     const parser = mqttPacket.parser()
@@ -49,7 +49,7 @@ describe('the embedded broker reads packets however TCP splits or joins them', (
   }
 
   it('acknowledges and stores every message, sent a byte at a time, then all in one write', async () => {
-    const d = await rawDevice('framing-raw')
+    const d = await rawDevice()
     const hello = bytes({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: 'framing-raw', username: device.id, password: Buffer.from(device.secret) })
     // CONNECT and two PUBLISHes a byte at a time, each byte its own write and segment.
     const trickled = Buffer.concat([hello, publish(1, 41), publish(2, 42)])
