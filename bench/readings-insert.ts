@@ -118,7 +118,7 @@ async function backendCpuUs(database: Database): Promise<number> {
 // The whole server's WAL: nothing else writes much while this runs.
 const walBytes = async (database: Database) => walWritten((await database.query(sql.raw(WAL_WRITTEN)))[0]!).bytes
 
-type Figures = { cpu: number; client: number; wal: number; rollup?: { client: number; cpu: number } }
+type Figures = { cpu: number; client: number; wal: number; rollup?: { client: number; cpu: number; longestMs: number } }
 
 async function measure(name: VariantName): Promise<Figures> {
   const variant: Variant = VARIANTS[name]
@@ -153,14 +153,26 @@ async function measure(name: VariantName): Promise<Figures> {
     if (name !== 'shipped') return figures
     // What counting as many readings into hourly rollups costs: the gateway counting them as they
     // commit, and PostgreSQL adding the figures in one flush (5,000 devices × 3 metrics, one hour).
-    const counter = createRollupCounter(database)
+    // And the longest stretch the flush holds the event loop: from its start or a statement's answer
+    // to the next statement it sends.
+    let since = 0
+    let longest = 0
+    const timed = {
+      ...database,
+      query: ((query: SQL) => {
+        longest = Math.max(longest, performance.now() - since)
+        return database.query(query).finally(() => { since = performance.now() })
+      }) as Database['query'],
+    }
+    const counter = createRollupCounter(timed)
     const readings = Array.from({ length: ROWS / BATCH }, () => batch() as CommittedReading[])
     const counting = process.cpuUsage()
     for (const b of readings) counter.count(b)
     const counted = process.cpuUsage(counting)
     const flushing = await backendCpuUs(database)
+    since = performance.now()
     await counter.flush()
-    return { ...figures, rollup: { client: (counted.user + counted.system) / ROWS, cpu: (await backendCpuUs(database) - flushing) / ROWS } }
+    return { ...figures, rollup: { client: (counted.user + counted.system) / ROWS, cpu: (await backendCpuUs(database) - flushing) / ROWS, longestMs: longest } }
   } finally {
     await database.close()
     await drop()
@@ -175,7 +187,8 @@ for (let round = 0; round < Number(flags.rounds); round++) {
     const r = await measure(name)
     results[name].push(r)
     console.log(`round ${round + 1}  ${name.padEnd(12)} ${r.cpu.toFixed(1)} µs of PostgreSQL CPU, ${r.client.toFixed(1)} µs of the client's and ${r.wal.toFixed(0)} B of WAL a stored row` +
-      (r.rollup === undefined ? '' : `; counted into rollups, ${r.rollup.client.toFixed(2)} µs of the client's and ${r.rollup.cpu.toFixed(2)} µs of PostgreSQL's a reading`))
+      (r.rollup === undefined ? '' : `; counted into rollups, ${r.rollup.client.toFixed(2)} µs of the client's and ${r.rollup.cpu.toFixed(2)} µs of PostgreSQL's a reading, ` +
+        `the flush's longest stretch on the event loop ${r.rollup.longestMs.toFixed(1)} ms`))
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length

@@ -126,6 +126,24 @@ describe.each(BACKENDS)('readings retention on %s', (backend) => {
     await database.query(sql`delete from reading_rollups where device_id = 'ret-2'`)
   })
 
+  it('writes a large flush in chunks; what counts while it runs goes to it or to the next, none lost or doubled', async () => {
+    const hour = Date.parse('2026-12-06T07:00:00Z')
+    const rollup = createRollupCounter(database)
+    // 2,500 devices: a chunk of 2,000 and one of 500.
+    const sent = (value: number) => Array.from({ length: 2500 }, (_, i) => ({ ...reading(`c${value}`, hour + value, { temp_c: value }), deviceId: `chunk-${i}`, id: 1 }))
+    rollup.count(sent(1))
+    const flushing = rollup.flush()
+    // The first chunk is taken: its devices' next readings count afresh; the rest still wait to be taken.
+    rollup.count(sent(3))
+    expect(await flushing).toBe(2500)
+    expect(await rollup.flush()).toBe(2000)
+    const [figures] = await database.query<{ devices: number; counts: number; sums: number; mins: number; maxes: number }>(sql`
+      select count(*)::int as devices, sum(count)::int as counts, sum(sum)::int as sums, sum(min)::int as mins, sum(max)::int as maxes
+      from reading_rollups where device_id like 'chunk-%'`)
+    expect(figures).toEqual({ devices: 2500, counts: 5000, sums: 10_000, mins: 2500, maxes: 7500 })
+    await database.query(sql`delete from reading_rollups where device_id like 'chunk-%'`)
+  })
+
   it('drops whole days past the window and keeps the rollups of their hours', async () => {
     await insertReadings(database, [reading('kept', T0 - 2 * DAY_MS + 1000)])
     await retention.prepare()
