@@ -46,29 +46,24 @@ export function createRollupCounter(database: Database) {
     return metrics
   }
 
-  /** Adds `count` values with these extremes and sums to a metric's figures (a new object only for a new key). */
-  function add(deviceId: string, hour: number, metrics: Map<string, Figures>, metric: string, count: number, min: number, max: number, sum: number, sumSq: number) {
-    const had = metrics.get(metric)
-    if (!had) {
-      metrics.set(metric, { deviceId, metric, hour, count, min, max, sum, sumSq })
+  /**
+   * Adds `count` values with these extremes and sums to a metric's figures: a new object only for
+   * a new key; figures a flush has written (zeroed) start again from these.
+   */
+  function add(metrics: Map<string, Figures>, deviceId: string, hour: number, metric: string, count: number, min: number, max: number, sum: number, sumSq: number) {
+    let f = metrics.get(metric)
+    if (!f) metrics.set(metric, f = { deviceId, metric, hour, count: 0, min, max, sum: 0, sumSq: 0 })
+    if (f.count === 0) {
       size++
-      return
+      f.min = min
+      f.max = max
+    } else {
+      if (min < f.min) f.min = min
+      if (max > f.max) f.max = max
     }
-    if (had.count === 0) {
-      // Written by the last flush: counts afresh in the same object.
-      had.count = count
-      had.min = min
-      had.max = max
-      had.sum = sum
-      had.sumSq = sumSq
-      size++
-      return
-    }
-    had.count += count
-    had.sum += sum
-    had.sumSq += sumSq
-    if (min < had.min) had.min = min
-    if (max > had.max) had.max = max
+    f.count += count
+    f.sum += sum
+    f.sumSq += sumSq
   }
 
   /** The figures with something counted, device by device; hours with nothing counted go as it passes them. */
@@ -101,7 +96,7 @@ export function createRollupCounter(database: Database) {
     }
     if (chunk.length === 0) return undefined
     const recordset = JSON.stringify(chunk)
-    for (const f of chunk) f.count = 0
+    for (const f of chunk) f.count = f.sum = f.sumSq = 0
     size -= chunk.length
     return { recordset, rows: chunk.length }
   }
@@ -115,7 +110,7 @@ export function createRollupCounter(database: Database) {
         const metrics = figuresOf(r.deviceId, hour)
         for (const metric in r.metrics) {
           const v = r.metrics[metric]
-          if (typeof v === 'number' && Number.isFinite(v)) add(r.deviceId, hour, metrics, metric, 1, v, v, v, v * v)
+          if (typeof v === 'number' && Number.isFinite(v)) add(metrics, r.deviceId, hour, metric, 1, v, v, v, v * v)
         }
       }
     },
@@ -134,7 +129,7 @@ export function createRollupCounter(database: Database) {
         try {
           await upsert(database, chunk.recordset)
         } catch (err) {
-          for (const f of JSON.parse(chunk.recordset) as Figures[]) add(f.deviceId, f.hour, figuresOf(f.deviceId, f.hour), f.metric, f.count, f.min, f.max, f.sum, f.sumSq)
+          for (const f of JSON.parse(chunk.recordset) as Figures[]) add(figuresOf(f.deviceId, f.hour), f.deviceId, f.hour, f.metric, f.count, f.min, f.max, f.sum, f.sumSq)
           throw err
         }
         written += chunk.rows
@@ -158,7 +153,7 @@ export function createRollupCounter(database: Database) {
 
 export type RollupCounter = ReturnType<typeof createRollupCounter>
 
-/** Adds a recordset of figures (see `take`) to `reading_rollups`. */
+/** Adds a recordset of figures (see `takeChunk`) to `reading_rollups`. */
 async function upsert(database: Database, recordset: string): Promise<void> {
   await database.query(sql`
     insert into reading_rollups (device_id, metric, hour, count, min, max, sum, sum_sq)
