@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import mqttPacket from 'mqtt-packet'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
 /**
@@ -41,12 +41,6 @@ describe('the embedded broker reads packets however TCP splits or joins them', (
     cmd: 'publish', qos: 1, dup: false, retain: false, messageId, topic: `devices/${device.id}/telemetry`,
     payload: Buffer.from(JSON.stringify({ ts: now + messageId, seq: messageId, metrics: { drain_time_s: drain } })),
   })
-  const until = async (check: () => boolean) => {
-    for (let waited = 0; !check(); waited += 20) {
-      if (waited > 5000) throw new Error('timed out')
-      await new Promise((r) => setTimeout(r, 20))
-    }
-  }
 
   it('acknowledges and stores every message, sent a byte at a time, then all in one write', async () => {
     const d = await rawDevice()
@@ -57,7 +51,7 @@ describe('the embedded broker reads packets however TCP splits or joins them', (
       d.socket.write(Buffer.from([byte]))
       await new Promise((r) => setImmediate(r))
     }
-    await until(() => d.acked.length === 2)
+    await vi.waitFor(() => expect(d.acked).toHaveLength(2))
     expect(d.connack()?.returnCode).toBe(0)
 
     // Five PUBLISHes in one write, the last cut in two across writes.
@@ -65,7 +59,7 @@ describe('the embedded broker reads packets however TCP splits or joins them', (
     d.socket.write(joined.subarray(0, joined.length - 7))
     await new Promise((r) => setTimeout(r, 50))
     d.socket.write(joined.subarray(joined.length - 7))
-    await until(() => d.acked.length === 7)
+    await vi.waitFor(() => expect(d.acked).toHaveLength(7))
     expect(d.acked).toEqual([1, 2, 3, 4, 5, 6, 7])
 
     await t.gateway.settle()
