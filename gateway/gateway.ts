@@ -93,6 +93,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     database, metrics, maxBatch: config.ingest.batchMax,
     concurrency: database.kind === 'postgres' ? 4 : 1,
     lingerMs: config.ingest.lingerMs,
+    maxPending: config.ingest.maxPending,
     onCommitted(batch) {
       runner.onCommitted(batch)
       retention.count(batch)

@@ -28,7 +28,7 @@ export function createGroupCommit<T, R>(opts: {
   answerBudgetMs?: number
   afterFlush?(items: T[], results: R[]): void
   /**
-   * `afterFlush` (or `onBatch`, `onFailedBatch`) threw. The batch is stored all the same, so its
+   * `afterFlush` (or `onBatch`, `onFailedBatch`, `onAnswered`) threw. The batch is stored all the same, so its
    * items still get their results, and later batches go on being flushed and answered. Unset, the
    * error is thrown again on its own (an uncaught exception), outside the chain that keeps answers
    * in order.
@@ -37,6 +37,8 @@ export function createGroupCommit<T, R>(opts: {
   onBatch?(size: number, seconds: number): void
   /** A flush failed: every item of the batch gets its error. */
   onFailedBatch?(size: number): void
+  /** A batch's items have all been answered (see `unanswered`). */
+  onAnswered?(): void
 }) {
   const concurrency = opts.concurrency ?? 1
   // Waiting items in batches-to-be of at most maxBatch, oldest first. One array sliced at each
@@ -44,6 +46,8 @@ export function createGroupCommit<T, R>(opts: {
   // gateway, megabytes a flush, in arrays large enough to go straight to the old generation.
   const waiting: Pending<T, R>[][] = []
   let queued = 0
+  // Added and not yet answered: waiting, being flushed, or waiting for their slice of answers.
+  let unanswered = 0
   let active = 0
   let ordered: Promise<void> = Promise.resolve()
   let idleWaiters: (() => void)[] = []
@@ -72,23 +76,20 @@ export function createGroupCommit<T, R>(opts: {
       )
       ordered = ordered.then(async () => {
         const outcome = await flushed
-        try {
+        hook(() => {
           if (outcome.ok) {
             opts.onBatch?.(batch.length, (performance.now() - started) / 1000)
             opts.afterFlush?.(items, outcome.results)
           } else {
             opts.onFailedBatch?.(batch.length)
           }
-        } catch (err) {
-          // Thrown inside this chain, it would reject `ordered`: no later batch would be answered.
-          if (opts.onHookError) opts.onHookError(err)
-          else queueMicrotask(() => { throw err })
-        }
+        })
         // The flush holds its place until its batch is answered: while answering lags, the
         // items arriving meanwhile gather into the next batch rather than go out in more flushes.
         await answerBatch(batch, outcome)
         active--
         pump()
+        if (opts.onAnswered) hook(opts.onAnswered)
         if (active === 0 && queued === 0) {
           const waiters = idleWaiters
           idleWaiters = []
@@ -104,7 +105,18 @@ export function createGroupCommit<T, R>(opts: {
     if (last && last.length < opts.maxBatch) last.push(pending)
     else waiting.push([pending])
     queued++
+    unanswered++
     pump()
+  }
+
+  /** Runs a hook of `opts`. Thrown inside the chain, its error would reject `ordered`: no later batch would be answered. */
+  function hook(fn: () => void) {
+    try {
+      fn()
+    } catch (err) {
+      if (opts.onHookError) opts.onHookError(err)
+      else queueMicrotask(() => { throw err })
+    }
   }
 
   async function answerBatch(batch: Pending<T, R>[], outcome: Outcome<R>) {
@@ -122,6 +134,7 @@ export function createGroupCommit<T, R>(opts: {
 
   /** A callback that throws must not keep the rest of its batch from their answers. */
   function answer(p: Pending<T, R>, err: unknown, result?: R) {
+    unanswered--
     try {
       p.done(err, result)
     } catch (thrown) {
@@ -146,6 +159,9 @@ export function createGroupCommit<T, R>(opts: {
     },
     get queued() {
       return queued
+    },
+    get unanswered() {
+      return unanswered
     },
   }
 }

@@ -4,6 +4,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import type { Logger } from 'pino'
 import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
+import type { ReadNext } from './admission.js'
 import { parseDeviceTopic, type Ingest } from './ingest.js'
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
@@ -125,6 +126,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
   const server: Server = createServer((socket) => {
     socket.setNoDelay(true)
     const client = broker.handle(socket)
+    readWhenAdmitted(client, ingest)
     limitPacketSize(client, opts.maxPacketBytes, (size) => refuse('oversized_packet', { clientId: client.id, device: deviceOf(client), size }))
   })
   server.listen(opts.port, opts.host)
@@ -160,6 +162,21 @@ function keepDevicePublishesLocal(broker: Aedes) {
     else route(packet, client, done)
   }
   broker.publish = publish as Aedes['publish']
+}
+
+/**
+ * aedes reads a connection again (`nextBatch`) when it has handled the packets of the last read and
+ * when more bytes arrive; both go through ingest's admission instead, which holds them while the
+ * gateway has as many unanswered readings as it may (see createAdmission). A held connection's
+ * bytes wait in its socket, and TCP holds the device back.
+ */
+function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admit'>) {
+  const internals = client as unknown as { _nextBatch: ReadNext; conn: NodeJS.EventEmitter }
+  const readNext = internals._nextBatch
+  const admitted: ReadNext = (err) => ingest.admit(readNext, err)
+  internals.conn.removeListener('readable', readNext)
+  internals.conn.on('readable', admitted)
+  internals._nextBatch = admitted
 }
 
 /**

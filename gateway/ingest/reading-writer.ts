@@ -3,6 +3,7 @@ import { rejections } from '../db/schema.js'
 import { sqlState, type Database } from '../db/database.js'
 import type { Metrics } from '../metrics.js'
 import type { RejectReason, StoredReading } from './decode.js'
+import { createAdmission, DEFAULT_MAX_PENDING, type ReadNext } from './admission.js'
 import { createGroupCommit, type Done } from './group-commit.js'
 
 export type CommittedReading = StoredReading & { id: number }
@@ -35,6 +36,8 @@ export function createReadingWriter(opts: {
   concurrency?: number
   /** How long a batch that is not full waits for more (see createGroupCommit). */
   lingerMs?: number
+  /** Most readings held appended and not yet answered before `admit` holds devices back (see createAdmission). */
+  maxPending?: number
   onCommitted(readings: CommittedReading[]): void
   /** `onCommitted` threw (a bug downstream): counted, and handed here to be logged. */
   onCommittedError?(err: unknown): void
@@ -55,6 +58,7 @@ export function createReadingWriter(opts: {
       metrics.ingestQueued.set(commits.queued)
     },
     onFailedBatch: (size) => metrics.readingsStoreFailed.inc(size),
+    onAnswered: () => admission.release(),
     async flush(batch) {
       const ids = await insertReadings(database, batch)
       return batch.map((reading, i): AppendResult => {
@@ -79,6 +83,8 @@ export function createReadingWriter(opts: {
     },
   })
 
+  const admission = createAdmission({ limit: opts.maxPending ?? DEFAULT_MAX_PENDING, unanswered: () => commits.unanswered, metrics })
+
   type Rejection = { deviceId: string | null; topic: string; reason: RejectReason | string; detail: string; payload: Buffer | null }
   const rejectionLog = createGroupCommit<Rejection, void>({
     maxBatch: 500,
@@ -97,6 +103,8 @@ export function createReadingWriter(opts: {
      * runs after the commit (see createGroupCommit's `add`).
      */
     append: (reading: StoredReading, done: Done<AppendResult>): void => commits.add(reading, done),
+    /** Reads a device's next packets now, or once fewer than `maxPending` readings are unanswered (see createAdmission). */
+    admit: (readNext: ReadNext, err?: Error | null): void => admission.admit(readNext, err),
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
     async idle() {
