@@ -1,14 +1,16 @@
 import type { Metrics } from '../metrics.js'
 
 /**
- * INGEST_MAX_PENDING's default: two full batches (INGEST_BATCH_MAX). Under overload the loop's
- * turns grow with what the gateway holds (each reads as many packets as the turn before answered):
- * `npm run bench:fixed -- --devices 10000 --rate 20000`, one round each, event-loop delay p99 134 ms
- * at 1,000, 1.1 s at 2,000, 2.1 s at 4,000 and 2.9 s unbounded. But with 1,000 devices at 24,000/s
- * a bound of 1,000 held the devices back below the offered rate (publishes skipped at their
- * in-flight cap), 2,000 did not (bench/README.md).
+ * INGEST_MAX_PENDING's default: a bound on memory for any fleet, far above what the gateway holds
+ * at its maximum, so that it acts only on a gateway already overloaded. Tighter bounds did better
+ * once the gateway was overloaded and worse before it (bench/README.md, findings of the tenth
+ * session): with 10,000 devices offering 20,000/s, above this host's maximum, a bound of 10,000
+ * took the gateway's CPU a reading from 71–73 to 48–49 µs and PUBACK p50 from 8.2–9.3 s to
+ * 1.2–2.1 s; but at 11,000/s, near the maximum, bounded gateways tipped into seconds of latency in
+ * some rounds where the unbounded one never did, and a bound of 1,000 fell behind 24,000/s from
+ * 1,000 devices.
  */
-export const DEFAULT_MAX_PENDING = 2000
+export const DEFAULT_MAX_PENDING = 50_000
 
 /** Reads a connection's next packets (aedes's per-client `nextBatch`). */
 export type ReadNext = (err?: Error | null) => void
@@ -19,18 +21,19 @@ export type ReadNext = (err?: Error | null) => void
  * instead of queueing without limit (DESIGN: "under overload hold PUBACKs").
  *
  * Without it, what the gateway held was bounded only by devices × the publishes each keeps in
- * flight: 10,000 devices at 20,000 readings/s, above what the host stores, kept ~80,000 in memory,
- * and every turn of the event loop read the whole backlog once (loop delay p99 2.7 s, a fault's
- * webhook 9.9 s behind it, a heap of 750 MB; bench/README.md). Past the bound a device's next
- * packets stay in its socket, where TCP flow control holds the device, until commits catch up;
- * the readings admitted still go through at the speed of the database, and so do the faults among
- * them, their tickets and the HTTP API.
+ * flight: 10,000 devices offering 20,000 readings/s, above what the host stores, had ~80,000 in
+ * the gateway, a heap of 750 MB, turns of seconds, and the gateway's CPU a reading rose by half
+ * (bench/README.md). Past the bound a device's next packets stay unparsed in its connection (Node
+ * buffers up to 16 KB of it, the kernel the rest, and TCP holds the device back) until commits
+ * catch up; the readings admitted go through at the speed of the database, and so do the faults
+ * among them.
  *
- * `admit(readNext)` runs where aedes would read a device's socket again: now if there is room and
- * no device waits before it, else when there is (first come, first read). Each call stands for one
- * that aedes made and is made exactly once, so aedes's own count of a device's packets in hand
- * stays right. Room is looked for again at each admit (every answered packet makes one) and by
- * `release` (after each committed batch is answered).
+ * `admit(readNext)` runs where aedes would read a device's connection again: now if there is room
+ * and no connection waits before it, else when there is (first come, first read). Each call stands
+ * for one that aedes made and is made exactly once, so aedes's own count of a device's packets in
+ * hand stays right. Room is looked for again at each admit (every answered packet makes one) and by
+ * `release` (after each committed batch is answered). Released reads are not spread over turns: a
+ * budget of 5 ms a turn starved intake near the maximum.
  */
 export function createAdmission(opts: { limit: number; unanswered: () => number; metrics: Metrics }) {
   const { limit, unanswered, metrics } = opts

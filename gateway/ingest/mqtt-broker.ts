@@ -168,7 +168,7 @@ function keepDevicePublishesLocal(broker: Aedes) {
  * aedes reads a connection again (`nextBatch`) when it has handled the packets of the last read and
  * when more bytes arrive; both go through ingest's admission instead, which holds them while the
  * gateway has as many unanswered readings as it may (see createAdmission). A held connection's
- * bytes wait in its socket, and TCP holds the device back.
+ * bytes wait unparsed in its buffers, and TCP holds the device back.
  */
 function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admit'>) {
   const internals = client as unknown as { _nextBatch: ReadNext; conn: NodeJS.EventEmitter }
