@@ -22,8 +22,8 @@ export type ReadNext = (err?: Error | null) => void
  *
  * Without it, what the gateway held was bounded only by devices × the publishes each keeps in
  * flight: 10,000 devices offering 20,000 readings/s, above what the host stores, had ~80,000 in
- * the gateway, a heap of 750 MB, turns of seconds, and the gateway's CPU a reading rose by half
- * (bench/README.md). Past the bound a device's next packets stay unparsed in its connection (Node
+ * the gateway, a heap of 750 MB and turns of seconds, and cost it half as much CPU a reading again
+ * as with a bound of 10,000 (bench/README.md). Past the bound a device's next packets stay unparsed in its connection (Node
  * buffers up to 16 KB of it, the kernel the rest, and TCP holds the device back) until commits
  * catch up; the readings admitted go through at the speed of the database, and so do the faults
  * among them.
@@ -82,5 +82,3 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
     },
   }
 }
-
-export type Admission = ReturnType<typeof createAdmission>

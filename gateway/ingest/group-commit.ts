@@ -28,10 +28,10 @@ export function createGroupCommit<T, R>(opts: {
   answerBudgetMs?: number
   afterFlush?(items: T[], results: R[]): void
   /**
-   * `afterFlush` (or `onBatch`, `onFailedBatch`, `onAnswered`) threw. The batch is stored all the same, so its
-   * items still get their results, and later batches go on being flushed and answered. Unset, the
-   * error is thrown again on its own (an uncaught exception), outside the chain that keeps answers
-   * in order.
+   * `afterFlush` (or `onBatch`, `onFailedBatch`, `onAnswered`) threw. The batch is stored all the
+   * same, so its items still get their results, and later batches go on being flushed and answered.
+   * Unset, the error is thrown again on its own (an uncaught exception), outside the chain that
+   * keeps answers in order.
    */
   onHookError?(err: unknown): void
   onBatch?(size: number, seconds: number): void
@@ -109,7 +109,7 @@ export function createGroupCommit<T, R>(opts: {
     pump()
   }
 
-  /** Runs a hook of `opts`. Thrown inside the chain, its error would reject `ordered`: no later batch would be answered. */
+  /** Runs a hook of `opts`. Thrown in the chain, its error would reject `ordered`: no later batch would be answered. */
   function hook(fn: () => void) {
     try {
       fn()

@@ -173,6 +173,10 @@ function keepDevicePublishesLocal(broker: Aedes) {
 function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admit'>) {
   const internals = client as unknown as { _nextBatch: ReadNext; conn: NodeJS.EventEmitter }
   const readNext = internals._nextBatch
+  // aedes's internals, not its API: fail loudly if an upgrade moved them rather than let reads past.
+  if (typeof readNext !== 'function' || !internals.conn.listeners('readable').includes(readNext)) {
+    throw new Error("aedes no longer reads a connection through client._nextBatch on 'readable': see readWhenAdmitted")
+  }
   const admitted: ReadNext = (err) => ingest.admit(readNext, err)
   internals.conn.removeListener('readable', readNext)
   internals.conn.on('readable', admitted)
