@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client'
 import type { Metrics } from '../metrics.js'
 
 /**
@@ -45,6 +46,12 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
   let order: ReadNext[] = []
   let head = 0
   const owed = new Map<ReadNext, number>()
+  // Read when scraped, not set at every release (one a held packet under overload).
+  new Gauge({
+    name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room (see precall_ingest_held_total)',
+    registers: [metrics.registry],
+    collect() { this.set(owed.size) },
+  })
 
   function release(): void {
     if (owed.size === 0) return
@@ -61,7 +68,6 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
       order = order.slice(head)
       head = 0
     }
-    metrics.ingestHeldReads.set(owed.size)
   }
 
   return {

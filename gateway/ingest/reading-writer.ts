@@ -3,7 +3,7 @@ import { rejections } from '../db/schema.js'
 import { sqlState, type Database } from '../db/database.js'
 import type { Metrics } from '../metrics.js'
 import type { RejectReason, StoredReading } from './decode.js'
-import { createAdmission, DEFAULT_MAX_PENDING, type ReadNext } from './admission.js'
+import { createAdmission, DEFAULT_MAX_PENDING } from './admission.js'
 import { createGroupCommit, type Done } from './group-commit.js'
 
 export type CommittedReading = StoredReading & { id: number }
@@ -104,7 +104,7 @@ export function createReadingWriter(opts: {
      */
     append: (reading: StoredReading, done: Done<AppendResult>): void => commits.add(reading, done),
     /** Reads a device's next packets now, or once fewer than `maxPending` readings are unanswered (see createAdmission). */
-    admit: (readNext: ReadNext, err?: Error | null): void => admission.admit(readNext, err),
+    admit: admission.admit,
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
     async idle() {

@@ -24,7 +24,8 @@ type Figures = { deviceId: string; metric: string; hour: number; count: number; 
  * stored; their hours' rollups are short of them).
  *
  * A flush writes the figures themselves (serialised as it takes them, a chunk at a time) and zeroes
- * them rather than dropping them, so a device that reports again within the hour counts into the same objects.
+ * them rather than dropping them, so a device that reports again within the hour counts into the
+ * same objects.
  * Rebuilt at every flush, with a row object each to write, each device's maps and figures lived up
  * to a pass, long enough to be copied out of the young generation and promoted: with 10,000
  * devices at 5,000 readings/s and a pass every 15 s, 530 → 333 bytes promoted a reading (`npm run
