@@ -89,9 +89,11 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   const ruleStore = createRuleStore(database)
   const runner = createRuleRunner({ database, directory, ruleStore, intake, metrics, log: log.child({ component: 'rules' }), config: config.rules, now })
 
+  // Flushes in flight, each on a connection of ingest's own lane.
+  const flushes = database.kind === 'postgres' ? 4 : 1
   const writer = createReadingWriter({
-    database, metrics, maxBatch: config.ingest.batchMax,
-    concurrency: database.kind === 'postgres' ? 4 : 1,
+    database: database.lane(flushes), metrics, maxBatch: config.ingest.batchMax,
+    concurrency: flushes,
     lingerMs: config.ingest.lingerMs,
     maxPending: config.ingest.maxPending,
     onCommitted(batch) {

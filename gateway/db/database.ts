@@ -37,13 +37,24 @@ export type Database = {
   kind: 'postgres' | 'pglite'
   /** Rows of a raw query, whichever driver runs it. */
   query<T = Record<string, unknown>>(q: SQL): Promise<T[]>
+  /**
+   * The same database over connections of its own, at most `connections`, for a hot path that
+   * should neither wait behind the pool's other users nor be spread over all its connections.
+   * postgres.js hands each query to the connection idle longest, so a busy pool's work goes round
+   * every backend, each with its caches gone cold since its last turn: the readings inserts cost
+   * PostgreSQL 29–35 µs a reading spread over the pool's 20 backends against 20–21 µs on 4 of their
+   * own (bench/README.md, eleventh session). Closed with this one. PGlite has one connection: it is
+   * its own lane.
+   */
+  lane(connections: number): Database
   close(): Promise<void>
 }
 
 /**
- * PostgreSQL connections (`DATABASE_POOL_MAX`). The pool is shared by ingest (up to 4 flushes),
- * ticket transactions (8), deliveries and pollers; at 10 connections a burst of tickets kept ingest
- * waiting (PUBACK p99 at 16k/s: 230–280 ms against 60–110 ms at 20; 32 was no better).
+ * PostgreSQL connections (`DATABASE_POOL_MAX`) for ticket transactions, deliveries, pollers and
+ * the API; ingest has a lane of its own beside them (see `lane`). At 10 connections shared with
+ * ingest, a burst of tickets kept ingest waiting (PUBACK p99 at 16k/s: 230–280 ms against 60–110 ms
+ * at 20; 32 was no better).
  */
 export const DEFAULT_POOL_SIZE = 20
 
@@ -84,6 +95,7 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
 }
 
 function openPostgres(url: string, max: number) {
+  const lanes: Database[] = []
   const client = preparing(postgres(url, { max, onnotice: () => {} }))
   const db = drizzlePostgres({ client, schema, casing: 'snake_case' })
   return {
@@ -91,7 +103,15 @@ function openPostgres(url: string, max: number) {
     kind: 'postgres' as const,
     query: <T>(q: SQL) => execute<T>(db as unknown as Db, q),
     migrate: () => migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER }),
-    close: () => client.end({ timeout: 5 }),
+    lane(connections: number): Database {
+      const lane = openPostgres(url, connections)
+      lanes.push(lane)
+      return lane
+    },
+    async close() {
+      await Promise.all(lanes.map((lane) => lane.close()))
+      await client.end({ timeout: 5 })
+    },
   }
 }
 
@@ -99,11 +119,15 @@ async function openPglite(dataDir: string) {
   if (dataDir !== 'memory') mkdirSync(dataDir, { recursive: true })
   const client = await PGlite.create(dataDir === 'memory' ? undefined : dataDir)
   const db = drizzlePglite({ client, schema, casing: 'snake_case' })
-  return {
+  const database = {
     db: db as unknown as Db,
     kind: 'pglite' as const,
     query: <T>(q: SQL) => execute<T>(db as unknown as Db, q),
     migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    lane(): Database {
+      return database
+    },
     close: () => client.close(),
   }
+  return database
 }

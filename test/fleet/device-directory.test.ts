@@ -23,7 +23,7 @@ describe('device directory', () => {
     await seeded.db.insert(schema.devices).values(Array.from({ length: 1499 }, (_, i) => ({ id: `d${i + 1}`, typeId: 'washer', secretHash: 'unused' })))
     client = postgres(seeded.url!, { max: 4, onnotice: () => {} })
     const db = drizzle({ client, schema, casing: 'snake_case', logger: { logQuery: (query) => queries.push(query) } }) as unknown as Db
-    watched = { db, kind: 'postgres', query: () => { throw new Error('not used by the directory') }, close: () => client.end() }
+    watched = { db, kind: 'postgres', query: () => { throw new Error('not used by the directory') }, lane: () => watched, close: () => client.end() }
   })
   afterAll(async () => {
     await client?.end()
