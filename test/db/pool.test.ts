@@ -17,6 +17,13 @@ describe('PostgreSQL pool', () => {
     expect(distinct).toBeGreaterThan(1)
     expect(distinct).toBeLessThanOrEqual(3)
   })
+
+  it('hands a query the connection idle the shortest time, so one after another they keep to one backend', async () => {
+    await backendPids(database, 6) // every connection open
+    const pids: number[] = []
+    for (let i = 0; i < 6; i++) pids.push((await database.query<{ pid: number }>(sql`select pg_backend_pid() as pid`))[0]!.pid)
+    expect(new Set(pids).size).toBe(1)
+  })
 })
 
 describe('a lane of the PostgreSQL pool', () => {
