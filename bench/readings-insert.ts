@@ -92,6 +92,8 @@ const VARIANTS = {
     ],
     insert: shippedInsert,
   },
+  // Without the primary key on (id, ts): the dedup index alone (id comes from its sequence).
+  'no primary key': { setup: ['alter table readings drop constraint readings_id_ts_pk'], insert: shippedInsert },
   'before 0006': {
     setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
     insert: shippedInsert,
