@@ -9,7 +9,8 @@
  * statement with event time as a Date, serialised to ISO text and parsed by PostgreSQL (until
  * 8e063e7; its batches are built with Dates, as decode made them), and returning each row's
  * device and dedup key with its id ('keys returned', until 2026-12-06); and the shipped statement
- * into one table, as before migration 0007 partitioned readings by day ('before 0007').
+ * into one table, as before migration 0007 partitioned readings by day ('before 0007'), and with
+ * the primary key on (id, ts) migration 0008 dropped ('before 0008').
  * Each runs in a freshly migrated database, batches four at a time as the reading writer sends
  * them, alternating, so all are measured under the same conditions in one run. Prints CPU of the
  * database's backends and WAL (the whole server's) per stored row, the CPU of this process (the
@@ -92,8 +93,8 @@ const VARIANTS = {
     ],
     insert: shippedInsert,
   },
-  // Without the primary key on (id, ts): the dedup index alone (id comes from its sequence).
-  'no primary key': { setup: ['alter table readings drop constraint readings_id_ts_pk'], insert: shippedInsert },
+  // With the primary key on (id, ts) that migration 0008 dropped.
+  'before 0008': { setup: ['alter table readings add constraint readings_id_ts_pk primary key (id, ts)'], insert: shippedInsert },
   'before 0006': {
     setup: ['drop index readings_received', 'create index readings_received on readings (received_at)'],
     insert: shippedInsert,

@@ -134,12 +134,14 @@ export function createRuleRunner(opts: {
     }
     held = []
     try {
-      const [{ max }] = await opts.database.query<{ max: string | null }>(sql`select max(id)::text as max from readings`)
-      const upToId = Number(max ?? 0)
       const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((v) => lookbackMs(v.input.rule.when)))
+      const since = new Date(now() - lookback)
+      // The last reading the replay takes; those after it are held. Among the tail's rows only (the
+      // block range index on received_at finds them): no index serves max(id) over the whole table.
+      const [{ max }] = await opts.database.query<{ max: string | null }>(sql`select max(id)::text as max from readings where received_at >= ${since.toISOString()}::timestamptz`)
+      const upToId = Number(max ?? 0)
       const warming = createRuleEngine(fresh.map((v) => v.compiled), engineOptions)
       const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
-      const since = new Date(now() - lookback)
       // Repairs are replayed where they happened, so rebuilt state learns from after them again.
       const repairs = await opts.database.db.select({ deviceId: tickets.deviceId, problem: tickets.problem, at: tickets.resolvedAt }).from(tickets)
         .where(and(inArray(tickets.outcome, ['fixed', 'replaced']), gte(tickets.resolvedAt, since))).orderBy(asc(tickets.resolvedAt))

@@ -4,10 +4,10 @@ import type { Database } from '../../gateway/db/database.js'
 import { DAY_MS, keepDayPartitions } from '../../gateway/retention/partitions.js'
 import { openTestDatabase } from '../support/databases.js'
 
-// readings carries one index beside its key and received_at (a block range index): the dedup
-// index, ordered so that its prefix (device_id, ts) also serves every per-device lookup by event
-// time. Another index would cost PostgreSQL ~3.6 µs a stored row (npm run bench:insert), so a
-// lookup must not need its own.
+// readings carries one B-tree and a block range index on received_at: the dedup index (its natural
+// key), ordered so that its prefix (device_id, ts) also serves every per-device lookup by event
+// time. Another index would cost PostgreSQL ~3 µs a stored row (npm run bench:insert): the
+// primary key on (id, ts) went in migration 0008, so a lookup must not need its own.
 describe('readings lookups on PostgreSQL', () => {
   let database: Database
   beforeAll(async () => {
@@ -26,6 +26,17 @@ describe('readings lookups on PostgreSQL', () => {
 
   const plan = async (query: ReturnType<typeof sql>) =>
     (await database.query<{ 'QUERY PLAN': string }>(sql`explain ${query}`)).map((r) => r['QUERY PLAN']).join('\n')
+
+  it('keeps those two indexes on readings and no other', async () => {
+    const indexes = await database.query<{ name: string }>(sql`select indexname as name from pg_indexes where tablename = 'readings' order by 1`)
+    expect(indexes.map((i) => i.name)).toEqual(['readings_device_ts_dedup', 'readings_received'])
+  })
+
+  it('has the last reading the rule tail replays (max id received since) from the block range index, not every row', async () => {
+    const text = await plan(sql`select max(id) from readings where received_at >= timestamptz '2026-11-24 05:20:00+00'`)
+    expect(text).toMatch(/Bitmap Index Scan on readings_p20261124_received_at_idx/)
+    expect(text).not.toMatch(/Seq Scan on readings_p20261124/)
+  })
 
   it('has a device\'s newest telemetry (the agent context) answered by one index probe, no sort', async () => {
     const text = await plan(sql`select ts, metrics from readings where device_id = 'dev-7' and kind = 'telemetry' order by ts desc limit 1`)
