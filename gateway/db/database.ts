@@ -39,12 +39,12 @@ export type Database = {
   query<T = Record<string, unknown>>(q: SQL): Promise<T[]>
   /**
    * The same database over connections of its own, at most `connections`, for a hot path that
-   * should neither wait behind the pool's other users nor be spread over all its connections.
-   * postgres.js hands each query to the connection idle longest, so a busy pool's work goes round
-   * every backend, each with its caches gone cold since its last turn: the readings inserts cost
-   * PostgreSQL 29–35 µs a reading spread over the pool's 20 backends against 20–21 µs on 4 of their
-   * own (bench/README.md, eleventh session). Closed with this one. PGlite has one connection: it is
-   * its own lane.
+   * should neither wait behind the pool's other users nor share their backends. Unpatched,
+   * postgres.js handed each query to the connection idle longest, so the readings inserts went
+   * round all 20 of the pool's backends, each with its caches gone cold since its last turn:
+   * PostgreSQL 29–35 µs a reading against 20–21 µs on a lane of 4 (bench/README.md, eleventh
+   * session; the pool now takes the connection idle the shortest time, see "Dependencies we
+   * patch"). Closed with this one. PGlite has one connection: it is its own lane.
    */
   lane(connections: number): Database
   close(): Promise<void>
