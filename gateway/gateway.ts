@@ -92,7 +92,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   // Flushes in flight, each on a connection of ingest's own lane.
   const flushes = database.kind === 'postgres' ? 4 : 1
   const writer = createReadingWriter({
-    database: database.lane(flushes), metrics, maxBatch: config.ingest.batchMax,
+    database: database.lane(flushes, 'ingest'), metrics, maxBatch: config.ingest.batchMax,
     concurrency: flushes,
     lingerMs: config.ingest.lingerMs,
     maxPending: config.ingest.maxPending,

@@ -44,9 +44,10 @@ export type Database = {
    * round all 20 of the pool's backends, each with its caches gone cold since its last turn:
    * PostgreSQL 29–35 µs a reading against 20–21 µs on a lane of 4 (bench/README.md, eleventh
    * session; the pool now takes the connection idle the shortest time, see "Dependencies we
-   * patch"). Closed with this one. PGlite has one connection: it is its own lane.
+   * patch"). Its connections show as `precall <name>` in pg_stat_activity. Closed with this one.
+   * PGlite has one connection: it is its own lane.
    */
-  lane(connections: number): Database
+  lane(connections: number, name: string): Database
   close(): Promise<void>
 }
 
@@ -94,17 +95,23 @@ function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T 
   })
 }
 
-function openPostgres(url: string, max: number) {
+/**
+ * What PostgreSQL shows as each connection's `application_name` (pg_stat_activity): `precall`, and
+ * `precall <lane>` for a lane's. An `application_name` in DATABASE_URL names them all instead.
+ */
+export const APPLICATION_NAME = 'precall'
+
+function openPostgres(url: string, max: number, name = APPLICATION_NAME) {
   const lanes: Database[] = []
-  const client = preparing(postgres(url, { max, onnotice: () => {} }))
+  const client = preparing(postgres(url, { max, onnotice: () => {}, connection: { application_name: name } }))
   const db = drizzlePostgres({ client, schema, casing: 'snake_case' })
   return {
     db: db as unknown as Db,
     kind: 'postgres' as const,
     query: <T>(q: SQL) => execute<T>(db as unknown as Db, q),
     migrate: () => migratePostgres(db, { migrationsFolder: MIGRATIONS_FOLDER }),
-    lane(connections: number): Database {
-      const lane = openPostgres(url, connections)
+    lane(connections: number, laneName: string): Database {
+      const lane = openPostgres(url, connections, `${APPLICATION_NAME} ${laneName}`)
       lanes.push(lane)
       return lane
     },

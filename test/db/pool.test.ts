@@ -31,7 +31,7 @@ describe('a lane of the PostgreSQL pool', () => {
     const { url, drop } = await createTestDatabaseUrl()
     const database = await openDatabase({ url, dataDir: 'memory', poolSize: 3 })
     try {
-      const lane = database.lane(2)
+      const lane = database.lane(2, 'test')
       const [pooled, laned] = await Promise.all([backendPids(database, 9), backendPids(lane, 8)])
       const lanePids = new Set(laned)
       expect(lanePids.size).toBe(2)
@@ -54,7 +54,7 @@ describe('a lane of the PostgreSQL pool', () => {
   it('is the database itself on PGlite, which has one connection', async () => {
     const database = await openTestDatabase('pglite')
     try {
-      expect(database.lane(4)).toBe(database)
+      expect(database.lane(4, 'test')).toBe(database)
     } finally {
       await database.close()
     }
