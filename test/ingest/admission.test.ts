@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createAdmission } from '../../gateway/ingest/admission.js'
 import { createGroupCommit } from '../../gateway/ingest/group-commit.js'
 import { createMetrics } from '../../gateway/metrics.js'
-import { registerFleet, startTestGateway } from '../support/gateway.js'
+import { publishBurst, startTestGateway } from '../support/gateway.js'
 
 const heldTotal = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.ingestHeld.get()).values[0]?.value ?? 0
 
@@ -73,13 +73,9 @@ describe('an overloaded gateway holds devices back and loses nothing', () => {
   it('with room for 3 unanswered readings, 4 devices × 60 publishes at once: every one stored and acknowledged, the reads held', async () => {
     const t = await startTestGateway('postgres', { INGEST_MAX_PENDING: '3', INGEST_LINGER_MS: '20' })
     try {
-      const fleet = await registerFleet(t, 4, `adm${process.pid}`)
-      const clients = await Promise.all(fleet.map((d) => t.connectDevice(d.id, d.secret)))
-      const ts = Date.now() - 1000
-      await Promise.all(clients.flatMap((client, i) => Array.from({ length: 60 }, (_, seq) =>
-        client.publishAsync(`devices/${fleet[i].id}/telemetry`, JSON.stringify({ ts: ts + seq, seq, metrics: { drain_time_s: 40 } }), { qos: 1 }))))
+      const sent = await publishBurst(t, `adm${process.pid}`, 4, 60)
       const [{ n }] = await t.gateway.database.query<{ n: number }>(sql`select count(*)::int as n from readings where device_id like ${`adm${process.pid}-%`}`)
-      expect(n).toBe(240)
+      expect(n).toBe(sent)
       expect(await heldTotal(t.gateway.metrics)).toBeGreaterThan(0)
       expect((await t.gateway.http.inject({ url: '/metrics' })).body).toMatch(/^precall_ingest_held_reads 0$/m)
     } finally {

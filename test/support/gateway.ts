@@ -71,6 +71,20 @@ export async function registerFleet(t: TestGateway, count = 1, prefix = 'wm') {
   return devices
 }
 
+/**
+ * Registers `devices` washers under `prefix`, connects each as a real MQTT.js client, and has
+ * each publish `each` telemetry readings at QoS 1 all at once; resolves once every one is
+ * acknowledged. Returns how many were sent.
+ */
+export async function publishBurst(t: TestGateway, prefix: string, devices: number, each: number): Promise<number> {
+  const fleet = await registerFleet(t, devices, prefix)
+  const clients = await Promise.all(fleet.map((d) => t.connectDevice(d.id, d.secret)))
+  const ts = Date.now() - 1000
+  await Promise.all(clients.flatMap((client, i) => Array.from({ length: each }, (_, seq) =>
+    client.publishAsync(`devices/${fleet[i]!.id}/telemetry`, JSON.stringify({ ts: ts + seq, seq, metrics: { drain_time_s: 40 } }), { qos: 1 }))))
+  return devices * each
+}
+
 export function expectStatus<T extends { status: number; body: any }>(res: T, status: number): T {
   if (res.status !== status) throw new Error(`expected HTTP ${status}, got ${res.status}: ${JSON.stringify(res.body)}`)
   return res
