@@ -39,13 +39,13 @@ export type Database = {
   query<T = Record<string, unknown>>(q: SQL): Promise<T[]>
   /**
    * The same database over connections of its own, at most `connections`, for a hot path that
-   * should neither wait behind the pool's other users nor share their backends. Unpatched,
-   * postgres.js handed each query to the connection idle longest, so the readings inserts went
-   * round all 20 of the pool's backends, each with its caches gone cold since its last turn:
-   * PostgreSQL 29–35 µs a reading against 20–21 µs on a lane of 4 (bench/README.md, eleventh
-   * session; the pool now takes the connection idle the shortest time, see "Dependencies we
-   * patch"). Its connections show as `precall <name>` in pg_stat_activity. Closed with this one.
-   * PGlite has one connection: it is its own lane.
+   * must not wait behind the pool's other users (a burst of tickets, a backtest or KPI query from
+   * the API). Its connections show as `precall <name>` in pg_stat_activity. Closed with this one.
+   * PGlite has one connection: it is its own lane. It was cheaper for PostgreSQL too while
+   * postgres.js handed each query to the connection idle longest (the readings inserts 29–35 µs a
+   * reading spread over the pool's 20 backends against 20–21 on a lane of 4); since the pool takes
+   * the connection idle the shortest time ("Dependencies we patch"), it costs the same either way
+   * (bench/README.md, eleventh session).
    */
   lane(connections: number, name: string): Database
   close(): Promise<void>
