@@ -1,4 +1,4 @@
-import { and, asc, gte, inArray, sql } from 'drizzle-orm'
+import { and, asc, gte, inArray } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import { compileRule, ruleKey, type CompiledRule, type RuleInput } from '../../rules/compile-rule.js'
 import type { Clearance, Detection } from '../../rules/detection.js'
@@ -15,7 +15,7 @@ import type { DetectionIntake } from '../tickets/detection-intake.js'
 import { createKeyedQueue } from './keyed-queue.js'
 import { toObservation, type StoredObservation } from './observations.js'
 import type { RuleStore } from './rule-store.js'
-import { replayTail } from './tail-replay.js'
+import { replayTail, tailEnd } from './tail-replay.js'
 
 const MIN_LOOKBACK_MS = 3_600_000
 
@@ -136,10 +136,8 @@ export function createRuleRunner(opts: {
     try {
       const lookback = Math.max(MIN_LOOKBACK_MS, ...fresh.map((v) => lookbackMs(v.input.rule.when)))
       const since = new Date(now() - lookback)
-      // The last reading the replay takes; those after it are held. Among the tail's rows only (the
-      // block range index on received_at finds them): no index serves max(id) over the whole table.
-      const [{ max }] = await opts.database.query<{ max: string | null }>(sql`select max(id)::text as max from readings where received_at >= ${since.toISOString()}::timestamptz`)
-      const upToId = Number(max ?? 0)
+      // The last reading the replay takes; those after it are held.
+      const upToId = await tailEnd(opts.database, since)
       const warming = createRuleEngine(fresh.map((v) => v.compiled), engineOptions)
       const ongoing = new Map<string, { d: Detection; device: DeviceProfile }>()
       // Repairs are replayed where they happened, so rebuilt state learns from after them again.

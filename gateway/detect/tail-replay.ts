@@ -1,9 +1,19 @@
-import { and, asc, eq, gt, gte, inArray, lte, or } from 'drizzle-orm'
+import { and, asc, eq, gt, gte, inArray, lte, max, or } from 'drizzle-orm'
 import type { Database } from '../db/database.js'
 import { devices, readings } from '../db/schema.js'
 
 const PAGE = 5000
 export type StoredReading = typeof readings.$inferSelect
+
+/**
+ * The id of the last reading the tail since `since` holds (0 for none): `replayTail`'s `upToId`,
+ * so readings committed after it are left to whoever holds them. Among the tail's rows, which the
+ * block range index on received_at finds: no index serves max(id) over the whole table.
+ */
+export async function tailEnd(database: Database, since: Date): Promise<number> {
+  const [row] = await database.db.select({ id: max(readings.id) }).from(readings).where(gte(readings.receivedAt, since))
+  return Number(row?.id ?? 0)
+}
 
 /**
  * Streams the tail of stored readings — those received since `since` — oldest first by event
