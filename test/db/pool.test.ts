@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Database } from '../../gateway/db/database.js'
-import { openDatabase } from '../../gateway/db/database.js'
+import { openDatabase, type Database } from '../../gateway/db/database.js'
 import { createTestDatabaseUrl, openTestDatabase } from '../support/databases.js'
 
 const backendPids = (database: Database, n: number) => Promise.all(Array.from({ length: n }, () =>
