@@ -76,12 +76,20 @@ export async function openDatabase(opts: { url?: string; dataDir: string; poolSi
 // ticket upsert, with 22, is prepared: unprepared, it cost a ticket's transaction a round trip more.
 const MAX_PREPARED_PARAMS = 32
 
+// Statements built once for reuse (see reusableQuery): fixed in shape whatever their parameters.
+const fixedShape = new Set<string>()
+
+/** Has postgres.js prepare `query` however many parameters it takes: its text never varies. */
+export function keepPrepared(query: string): void {
+  fixedShape.add(query)
+}
+
 function preparing<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
   return new Proxy(sql, {
     get(target, prop, receiver) {
       if (prop === 'unsafe') {
         return (query: string, params: postgres.ParameterOrJSON<never>[] = [], options: postgres.UnsafeQueryOptions = {}) =>
-          target.unsafe(query, params, { ...options, prepare: params.length > 0 && params.length <= MAX_PREPARED_PARAMS })
+          target.unsafe(query, params, { ...options, prepare: params.length > 0 && (params.length <= MAX_PREPARED_PARAMS || fixedShape.has(query)) })
       }
       // Transactions and savepoints run on a connection of their own: prepare there too.
       if (prop === 'begin' || prop === 'savepoint') {

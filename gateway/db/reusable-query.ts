@@ -1,6 +1,6 @@
 import { is, Param, Placeholder, sql } from 'drizzle-orm'
 import type { PgPreparedQuery, PreparedQueryConfig } from 'drizzle-orm/pg-core'
-import type { Db, Tx } from './database.js'
+import { keepPrepared, type Db, type Tx } from './database.js'
 
 type Prepared<R> = PgPreparedQuery<PreparedQueryConfig & { execute: R }>
 type Session = { client: unknown; constructor: object }
@@ -24,8 +24,9 @@ export function reusableQuery<V extends Record<string, unknown>, R>(build: (db: 
     if (!template) {
       // Named, which postgres.js takes as "prepare on the server": see `preparing` in database.ts.
       template = build(db).prepare('reusable')
-      const t = template as unknown as { params: unknown[] }
+      const t = template as unknown as { params: unknown[]; queryString?: string }
       t.params = t.params.map(nullSafe)
+      if (t.queryString !== undefined) keepPrepared(t.queryString)
       built.set(session.constructor, template)
     }
     const bound = Object.create(template) as Prepared<R> & { client: unknown }

@@ -1,6 +1,7 @@
 import { eq, inArray, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../gateway/db/database.js'
+import { reusableQuery } from '../../gateway/db/reusable-query.js'
 import { devices } from '../../gateway/db/schema.js'
 import { openTestDatabase } from '../support/databases.js'
 import { turnsTaken } from '../support/busy-loop.js'
@@ -35,6 +36,18 @@ describe('PostgreSQL statements', () => {
 
   it('prepares a fixed-shape statement of up to 32 parameters, as the ticket upsert (22) is', async () => {
     expect(await preparedWithParams(22)).toBe(true)
+  })
+
+  // Unprepared, a statement costs a round trip more (describe, then bind and execute): the
+  // detection's statement, with 43 parameters, would have given back the round trip it saves.
+  it('prepares a reusable query however many parameters it takes: its text never varies', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `d-${i}`)
+    const byIds = reusableQuery((db) => db.select().from(devices).where(inArray(devices.id, ids.map((id) => sql.placeholder(id)))))
+    const prepared = await database.db.transaction(async (tx) => {
+      await byIds(tx, Object.fromEntries(ids.map((id) => [id, id])))
+      return (await preparedOnThisConnection(tx)).some((s) => s.includes('$40'))
+    })
+    expect(prepared).toBe(true)
   })
 
   // patches/postgres+3.4.9.patch: postgres.js wrote small queries at setImmediate, after which the
