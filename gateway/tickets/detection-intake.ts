@@ -1,15 +1,16 @@
-import { and, desc, eq, inArray, lte, sql } from 'drizzle-orm'
+import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import type { Clearance, Detection } from '../../rules/detection.js'
 import type { Config } from '../config/load-config.js'
 import type { Database, Tx } from '../db/database.js'
 import { newId } from '../db/ids.js'
 import { reusableQuery, valueOf } from '../db/reusable-query.js'
-import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
+import { detections, tickets } from '../db/schema.js'
 import type { Metrics } from '../metrics.js'
 import { escalationDueAt, slaDueAt, ticketTransaction, type OutboxLink } from './ticket-change.js'
 import { toTicketJson, type TicketJson } from './ticket-json.js'
 import { SELF_CLEARED } from './lifecycle.js'
 import { ticketTerms } from './ticket-policy.js'
+import { recordDetection } from './record-detection.js'
 
 export type DetectionOutcome = { action: 'opened' | 'updated' | 'reopened'; ticket: TicketJson; repeatOf: string | null } | { action: 'shadow' | 'duplicate' }
 export type Customer = { customerId: string | null; customerTags: readonly string[]; customerTimezone: string }
@@ -24,64 +25,68 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   const { database, metrics, policy } = opts
   const now = opts.now ?? Date.now
 
-  async function previousTicket(tx: Tx, d: Detection) {
-    const [last] = await selectPreviousTicket(tx, { deviceId: d.deviceId, problem: d.problem })
-    return last
-  }
-
   const linkDetection = (tx: Tx, detectionId: number, ticketId: string) => updateDetectionTicket(tx, { detectionId, ticketId })
 
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
-    const outcome = await ticketTransaction(database, opts, at, async (tx, record, alongside): Promise<DetectionOutcome> => {
-      // Rebuilding rule state after a restart replays detections already handled: they stop here.
-      // The previous ticket is read (and locked) alongside, in the same round trip, though only an
-      // active detection logged for the first time goes on to use it.
-      const [[logged], last] = await Promise.all([
-        insertDetection(tx, { ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence }),
-        previousTicket(tx, d),
-      ])
-      if (!logged) return { action: 'duplicate' }
-      if (d.mode !== 'active') return { action: 'shadow' }
-
-      // A replay after a restart or rule change may re-detect what the open ticket already holds.
-      if (last && last.status !== 'resolved' && last.status !== 'closed' && last.lastDetectedAt >= detectedAt) {
-        alongside(linkDetection(tx, logged.id, last.id))
-        return { action: 'duplicate' }
+    const opening = { openedAt: at, slaPausedMs: 0 }
+    const termsOf = (repeat: boolean) => {
+      const terms = ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
+      const clock = { ...opening, slaMs: terms.slaMs }
+      return {
+        priority: terms.priority, slaMs: terms.slaMs,
+        slaDueAt: slaDueAt(clock, policy, customer.customerTimezone),
+        nextEscalationAt: escalationDueAt(clock, 1, policy, customer.customerTimezone),
       }
+    }
+    const outcome = await ticketTransaction(database, opts, at, async (tx, record, alongside): Promise<DetectionOutcome> => {
+      // One statement logs the detection (a replay after a restart or rule change re-detects what
+      // was handled: it stops here) and opens or updates the ticket where that is what follows.
       const fresh = {
         lastDetectedAt: detectedAt, evidence: d.evidence, ruleVersion: d.ruleVersion, updatedAt: at,
-        predictedFailureAt: predictedFailureOf(d),
+        predictedFailureAt: predictedFailureOf(d) ?? null,
       }
-      if (last?.status === 'resolved') {
-        const [row] = await tx.update(tickets).set({
+      const recorded = await recordDetection(tx, {
+        ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence,
+        active: d.mode === 'active',
+        repeatSince: new Date(at.getTime() - policy.repeatWindowMs),
+        ticket: {
+          id: newId('tkt', at.getTime()), deviceId: d.deviceId, customerId: customer.customerId, problem: d.problem, type: d.ticketType,
+          title: d.title, severity: d.severity, detectedAt, ruleId: d.ruleId, notifyCustomer: d.notifyCustomer, ...opening, ...fresh,
+        },
+        terms: { first: termsOf(false), repeat: termsOf(true) },
+      })
+      const logged = recorded.loggedId
+      if (logged === null) return { action: 'duplicate' }
+      if (d.mode !== 'active') return { action: 'shadow' }
+
+      const row = recorded.ticket
+      if (row) {
+        const action = row.version === 1 ? 'opened' : 'updated'
+        const repeatOf = recorded.repeatOf
+        // The last writes go out with COMMIT (see ticketTransaction).
+        alongside(linkDetection(tx, logged, row.id))
+        record({
+          ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
+          changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
+          event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
+        })
+        return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
+      }
+      const last = recorded.last!
+      if (last.status === 'resolved') {
+        const [reopened] = await tx.update(tickets).set({
           ...fresh, status: 'reopened', occurrences: sql`${tickets.occurrences} + 1`, version: sql`${tickets.version} + 1`, outcome: null,
         }).where(eq(tickets.id, last.id)).returning()
-        // The last writes go out with COMMIT (see ticketTransaction).
-        alongside(linkDetection(tx, logged.id, row.id))
-        record({ ticket: row, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' })
-        return { action: 'reopened', ticket: toTicketJson(row), repeatOf: null }
+        alongside(linkDetection(tx, logged, reopened.id))
+        record({ ticket: reopened, at, actor: 'gateway', action: 'reopened', fromStatus: 'resolved', changes: { detectedAt: detectedAt.toISOString() }, event: 'ticket.reopened' })
+        return { action: 'reopened', ticket: toTicketJson(reopened), repeatOf: null }
       }
-      const repeatOf = last?.status === 'closed' && last.resolvedAt && at.getTime() - last.resolvedAt.getTime() <= policy.repeatWindowMs ? last.id : null
-      const terms = ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat: repeatOf !== null, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
-      const opening = { openedAt: at, slaMs: terms.slaMs, slaPausedMs: 0 }
-      const [row] = await upsertOpenTicket(tx, {
-        id: newId('tkt', at.getTime()), deviceId: d.deviceId, customerId: customer.customerId, problem: d.problem, type: d.ticketType,
-        title: d.title, severity: d.severity, priority: terms.priority, detectedAt, ruleId: d.ruleId, repeatOf, notifyCustomer: d.notifyCustomer,
-        ...opening, ...fresh, predictedFailureAt: fresh.predictedFailureAt ?? null,
-        slaDueAt: slaDueAt(opening, policy, customer.customerTimezone),
-        nextEscalationAt: escalationDueAt(opening, 1, policy, customer.customerTimezone),
-      })
-      const action = row.version === 1 ? 'opened' : 'updated'
-      // The last writes go out with COMMIT (see ticketTransaction).
-      alongside(linkDetection(tx, logged.id, row.id))
-      record({
-        ticket: row, at, actor: 'gateway', action: action === 'opened' ? 'opened' : 'detected',
-        changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
-        event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
-      })
-      return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
+      // The open ticket already holds a detection as new as this one (a replay after a restart or
+      // rule change).
+      alongside(linkDetection(tx, logged, last.id))
+      return { action: 'duplicate' }
     })
     metrics.detections.inc({ mode: d.mode })
     if (outcome.action === 'opened' || outcome.action === 'updated' || outcome.action === 'reopened') {
@@ -120,44 +125,9 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
 
 export type DetectionIntake = ReturnType<typeof createDetectionIntake>
 
-// Every detection runs these: built once (see reusableQuery). Built anew each time, they were most
-// of what a fault cost the gateway's thread (`npm run bench:turns`, CPU a fault).
-const insertDetection = reusableQuery((db) => db.insert(detections).values({
-  ruleId: sql.placeholder('ruleId'), ruleVersion: sql.placeholder('ruleVersion'), mode: sql.placeholder('mode'), deviceId: sql.placeholder('deviceId'),
-  problem: sql.placeholder('problem'), detectedAt: sql.placeholder('detectedAt'), evidence: sql.placeholder('evidence'),
-}).onConflictDoNothing().returning({ id: detections.id }))
-
-const selectPreviousTicket = reusableQuery((db) => db.select().from(tickets)
-  .where(and(eq(tickets.deviceId, sql.placeholder('deviceId')), eq(tickets.problem, sql.placeholder('problem'))))
-  .orderBy(desc(tickets.openedAt)).limit(1).for('update'))
-
+// Built once (see reusableQuery).
 const updateDetectionTicket = reusableQuery((db) => db.update(detections)
   .set({ ticketId: valueOf<string>('ticketId') }).where(eq(detections.id, sql.placeholder('detectionId'))))
-
-const newer = sql`excluded.last_detected_at >= ${tickets.lastDetectedAt}`
-const TICKET_VALUES = [
-  'id', 'deviceId', 'customerId', 'problem', 'type', 'title', 'severity', 'priority', 'detectedAt', 'ruleId', 'repeatOf', 'notifyCustomer',
-  'openedAt', 'slaMs', 'slaPausedMs', 'lastDetectedAt', 'evidence', 'ruleVersion', 'updatedAt', 'predictedFailureAt', 'slaDueAt', 'nextEscalationAt',
-] as const satisfies readonly (keyof typeof tickets.$inferInsert)[]
-
-const upsertOpenTicket = reusableQuery((db) => db.insert(tickets)
-  .values(Object.fromEntries(TICKET_VALUES.map((k) => [k, sql.placeholder(k)])) as unknown as typeof tickets.$inferInsert)
-  .onConflictDoUpdate({
-    target: [tickets.deviceId, tickets.problem],
-    targetWhere: OPEN_TICKET,
-    set: {
-      occurrences: sql`${tickets.occurrences} + 1`,
-      lastDetectedAt: sql`greatest(${tickets.lastDetectedAt}, excluded.last_detected_at)`,
-      // A detection that arrives out of order counts, but the newest evidence stays on top.
-      evidence: sql`case when ${newer} then excluded.evidence else ${tickets.evidence} end`,
-      ruleVersion: sql`case when ${newer} then excluded.rule_version else ${tickets.ruleVersion} end`,
-      predictedFailureAt: sql`case when ${newer} then coalesce(excluded.predicted_failure_at, ${tickets.predictedFailureAt}) else ${tickets.predictedFailureAt} end`,
-      severity: sql`case when excluded.priority < ${tickets.priority} then excluded.severity else ${tickets.severity} end`,
-      priority: sql`least(${tickets.priority}, excluded.priority)`,
-      version: sql`${tickets.version} + 1`,
-      updatedAt: sql`excluded.updated_at`,
-    },
-  }).returning())
 
 // Trend rules (predicted failures) carry the moment the fitted line reaches the limit.
 function predictedFailureOf(d: Detection): Date | undefined {

@@ -34,7 +34,7 @@ describe('PostgreSQL statements', () => {
     expect(await preparedWithParams(40)).toBe(false)
   })
 
-  it('prepares a fixed-shape statement of up to 32 parameters, as the ticket upsert (22) is', async () => {
+  it('prepares a statement of up to 32 parameters', async () => {
     expect(await preparedWithParams(22)).toBe(true)
   })
 
