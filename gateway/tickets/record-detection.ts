@@ -100,7 +100,7 @@ export function buildRecordStatement(db: Db | Tx) {
     repeatOf: sql<string | null>`case when ${last.status} = 'closed' and ${last.resolvedAt} >= ${bound('repeatSince', tickets.resolvedAt)} then ${last.id} end`.as('repeat_of'),
   }).from(sql`(select) as one`).leftJoin(last, sql`true`).where(and(
     sql`exists (select from ${logged})`,
-    bound('active', tickets.notifyCustomer),
+    sql`cast(${sql.placeholder('active')} as boolean)`,
     sql`(${last.id} is null or ${last.status} = 'closed' or (${last.status} <> 'resolved' and ${last.lastDetectedAt} < ${bound('detectedAt', tickets.lastDetectedAt)}))`,
   )))
   // Every column of tickets in its order, as drizzle's insert lists them: the new ticket's values,
@@ -111,7 +111,7 @@ export function buildRecordStatement(db: Db | Tx) {
     if ((TERMS as readonly string[]).includes(key)) {
       return sql`case when ${fresh.repeatOf} is null then ${bound(`first.${key}`, column)} else ${bound(`repeat.${key}`, column)} end`
     }
-    if (key in GIVEN) return bound(key, column)
+    if (GIVEN.has(key)) return bound(key, column)
     if (!column.hasDefault) return sql`null`
     return is(column.default, SQL) ? column.default : sql`cast(${new Param(column.default, column)} as ${sql.raw(column.getSQLType())})`
   })
@@ -130,7 +130,7 @@ export function buildRecordStatement(db: Db | Tx) {
 
 // The columns a detection gives a new ticket, bound even where the column has a default; the rest
 // take theirs, or null.
-const GIVEN: Record<string, true> = Object.fromEntries([
+const GIVEN = new Set<string>([
   'id', 'deviceId', 'customerId', 'problem', 'type', 'title', 'severity', 'detectedAt', 'ruleId', 'notifyCustomer',
   'openedAt', 'slaPausedMs', 'lastDetectedAt', 'evidence', 'ruleVersion', 'updatedAt', 'predictedFailureAt',
-].map((k) => [k, true]))
+])
