@@ -13,7 +13,9 @@ type Session = { client: unknown; constructor: object }
  * one made on the pool cannot run inside a transaction (drizzle-team/drizzle-orm#2826). This keeps
  * one built statement per driver and runs it with the given session's client, the only thing that
  * differs between sessions of one driver: its text, parameters and result mapping are drizzle's.
- * (drizzle internals: `_.session.client` and the prepared query's `client`, as of drizzle-orm 0.45.)
+ * (drizzle internals: `_.session.client`, and the prepared query's `client` and, on postgres.js, `queryString`,
+ * as of drizzle-orm 0.45.) Its text is fixed, so postgres.js prepares it whatever its parameters
+ * (`keepPrepared`).
  */
 export function reusableQuery<V extends Record<string, unknown>, R>(build: (db: Db | Tx) => { prepare(name: string): Prepared<R> }) {
   // By session class: a process may hold a PostgreSQL and a PGlite database (the tests do).
