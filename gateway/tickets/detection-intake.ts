@@ -30,16 +30,11 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
   async function record(d: Detection, customer: Customer): Promise<DetectionOutcome> {
     const at = new Date(now())
     const detectedAt = new Date(d.detectedAt)
-    const opening = { openedAt: at, slaPausedMs: 0 }
-    const termsOf = (repeat: boolean) => {
-      const terms = ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
-      const clock = { ...opening, slaMs: terms.slaMs }
-      return {
-        priority: terms.priority, slaMs: terms.slaMs,
-        slaDueAt: slaDueAt(clock, policy, customer.customerTimezone),
-        nextEscalationAt: escalationDueAt(clock, 1, policy, customer.customerTimezone),
-      }
-    }
+    // The statement decides whether the ticket repeats an earlier one; a repeat changes only its
+    // priority, so the SLA's due dates are worked out once.
+    const termsOf = (repeat: boolean) => ticketTerms({ severity: d.severity, type: d.ticketType, customerTags: customer.customerTags, repeat, slaMs: policy.slaMs, tagPolicy: policy.tagPolicy })
+    const { priority, slaMs } = termsOf(false)
+    const opening = { openedAt: at, slaMs, slaPausedMs: 0 }
     const outcome = await ticketTransaction(database, opts, at, async (tx, record, alongside): Promise<DetectionOutcome> => {
       // One statement logs the detection (a replay after a restart or rule change re-detects what
       // was handled: it stops here) and opens or updates the ticket where that is what follows.
@@ -49,13 +44,14 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
       }
       const recorded = await recordDetection(tx, {
         ruleId: d.ruleId, ruleVersion: d.ruleVersion, mode: d.mode, deviceId: d.deviceId, problem: d.problem, detectedAt, evidence: d.evidence,
-        active: d.mode === 'active',
         repeatSince: new Date(at.getTime() - policy.repeatWindowMs),
         ticket: {
           id: newId('tkt', at.getTime()), deviceId: d.deviceId, customerId: customer.customerId, problem: d.problem, type: d.ticketType,
-          title: d.title, severity: d.severity, detectedAt, ruleId: d.ruleId, notifyCustomer: d.notifyCustomer, ...opening, ...fresh,
+          title: d.title, severity: d.severity, priority, detectedAt, ruleId: d.ruleId, notifyCustomer: d.notifyCustomer, ...opening, ...fresh,
+          slaDueAt: slaDueAt(opening, policy, customer.customerTimezone),
+          nextEscalationAt: escalationDueAt(opening, 1, policy, customer.customerTimezone),
         },
-        terms: { first: termsOf(false), repeat: termsOf(true) },
+        repeatPriority: termsOf(true).priority,
       })
       const logged = recorded.loggedId
       if (logged === null) return { action: 'duplicate' }

@@ -6,18 +6,15 @@ import { OPEN_TICKET, detections, tickets } from '../db/schema.js'
 
 type TicketRow = typeof tickets.$inferSelect
 
-/** What the terms of a new ticket are, for a first occurrence and for a repeat (see `ticketTerms`). */
-export type TermsByRepeat = Record<'first' | 'repeat', { priority: number; slaMs: number; slaDueAt: Date; nextEscalationAt: Date | null }>
-
 export type DetectionValues = {
+  /** Only an active detection (`mode` 'active') opens or updates a ticket. */
   ruleId: string; ruleVersion: number; mode: string; deviceId: string; problem: string; detectedAt: Date; evidence: unknown
-  /** Whether the detection may open or update a ticket (an active rule's). */
-  active: boolean
   /** A ticket closed at or after this counts as the earlier one of a repeat. */
   repeatSince: Date
-  /** The rest of a new ticket: its id, what the detection says, and both sets of terms. */
-  ticket: Omit<typeof tickets.$inferInsert, 'repeatOf' | 'priority' | 'slaMs' | 'slaDueAt' | 'nextEscalationAt'>
-  terms: TermsByRepeat
+  /** The rest of a new ticket: its id, what the detection says, and its terms as a first occurrence. */
+  ticket: Omit<typeof tickets.$inferInsert, 'repeatOf'>
+  /** Its priority as a repeat, the one term a repeat changes (see `ticketTerms`). */
+  repeatPriority: number
 }
 
 /**
@@ -47,8 +44,8 @@ export type DetectionRecorded = {
  */
 export async function recordDetection(tx: Tx, v: DetectionValues): Promise<DetectionRecorded> {
   // The detection and its ticket share their device, problem, rule, time and evidence placeholders.
-  const { ticket, terms, ...detection } = v
-  const [row] = await recordStatement(tx, { ...ticket, ...detection, ...prefixed('first', terms.first), ...prefixed('repeat', terms.repeat) })
+  const { ticket, ...detection } = v
+  const [row] = await recordStatement(tx, { ...ticket, ...detection })
   return {
     loggedId: row.loggedId,
     last: row.lastId === null ? null : { id: row.lastId, status: row.lastStatus! },
@@ -57,14 +54,10 @@ export async function recordDetection(tx: Tx, v: DetectionValues): Promise<Detec
   }
 }
 
-function prefixed(prefix: string, terms: TermsByRepeat['first']) {
-  return Object.fromEntries(Object.entries(terms).map(([k, value]) => [`${prefix}.${k}`, value]))
-}
-
-const TERMS = ['priority', 'slaMs', 'slaDueAt', 'nextEscalationAt'] as const
-
-/** A placeholder bound as `column` binds its values (encoded by it, and typed as its SQL type). */
-const bound = (name: string, column: PgColumn) => sql`cast(${new Param(sql.placeholder(name), column)} as ${sql.raw(column.getSQLType())})`
+/** A value bound as `column` binds its values (encoded by it, and typed as its SQL type). */
+const typed = (value: unknown, column: PgColumn) => sql`cast(${new Param(value, column)} as ${sql.raw(column.getSQLType())})`
+/** A placeholder bound so. */
+const bound = (name: string, column: PgColumn) => typed(sql.placeholder(name), column)
 
 const newer = sql`excluded.last_detected_at >= ${tickets.lastDetectedAt}`
 
@@ -100,20 +93,18 @@ export function buildRecordStatement(db: Db | Tx) {
     repeatOf: sql<string | null>`case when ${last.status} = 'closed' and ${last.resolvedAt} >= ${bound('repeatSince', tickets.resolvedAt)} then ${last.id} end`.as('repeat_of'),
   }).from(sql`(select) as one`).leftJoin(last, sql`true`).where(and(
     sql`exists (select from ${logged})`,
-    sql`cast(${sql.placeholder('active')} as boolean)`,
+    sql`${bound('mode', detections.mode)} = 'active'`,
     sql`(${last.id} is null or ${last.status} = 'closed' or (${last.status} <> 'resolved' and ${last.lastDetectedAt} < ${bound('detectedAt', tickets.lastDetectedAt)}))`,
   )))
-  // Every column of tickets in its order, as drizzle's insert lists them: the new ticket's values,
-  // the terms of a first occurrence or a repeat, and the schema's defaults for the rest.
+  // Every column of tickets in its order, as drizzle's insert lists them: the new ticket's values
+  // (its priority as a repeat where it is one), and the schema's defaults for the rest.
   // (drizzle leaves generated columns out; tickets has none.)
   const values = Object.entries(columns).map(([key, column]) => {
     if (key === 'repeatOf') return sql`${fresh.repeatOf}`
-    if ((TERMS as readonly string[]).includes(key)) {
-      return sql`case when ${fresh.repeatOf} is null then ${bound(`first.${key}`, column)} else ${bound(`repeat.${key}`, column)} end`
-    }
+    if (key === 'priority') return sql`case when ${fresh.repeatOf} is null then ${bound('priority', column)} else ${bound('repeatPriority', column)} end`
     if (GIVEN.has(key)) return bound(key, column)
     if (!column.hasDefault) return sql`null`
-    return is(column.default, SQL) ? column.default : sql`cast(${new Param(column.default, column)} as ${sql.raw(column.getSQLType())})`
+    return is(column.default, SQL) ? column.default : typed(column.default, column)
   })
   const opened = db.$with('opened').as(db.insert(tickets).select(sql`select ${sql.join(values, sql`, `)} from ${fresh}`)
     .onConflictDoUpdate({ target: [tickets.deviceId, tickets.problem], targetWhere: OPEN_TICKET, set: UPDATE_OPEN_TICKET })
@@ -132,5 +123,5 @@ export function buildRecordStatement(db: Db | Tx) {
 // take theirs, or null.
 const GIVEN = new Set<string>([
   'id', 'deviceId', 'customerId', 'problem', 'type', 'title', 'severity', 'detectedAt', 'ruleId', 'notifyCustomer',
-  'openedAt', 'slaPausedMs', 'lastDetectedAt', 'evidence', 'ruleVersion', 'updatedAt', 'predictedFailureAt',
+  'openedAt', 'slaMs', 'slaPausedMs', 'slaDueAt', 'nextEscalationAt', 'lastDetectedAt', 'evidence', 'ruleVersion', 'updatedAt', 'predictedFailureAt',
 ])
