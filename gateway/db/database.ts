@@ -74,7 +74,7 @@ export async function openDatabase(opts: { url?: string; dataDir: string; poolSi
 // prepared once per connection instead. Ones with many parameters (multi-row VALUES, long IN lists)
 // change their text with their size and stay unprepared, which keeps the statement cache small.
 // Unprepared, a statement costs its transaction a round trip more; reusable queries (the detection's
-// statement has 43 parameters) are fixed in shape and always prepared (see `keepPrepared`).
+// statement has 40 parameters) are fixed in shape and always prepared (see `keepPrepared`).
 const MAX_PREPARED_PARAMS = 32
 
 // Statements built once for reuse (see reusableQuery): fixed in shape whatever their parameters.

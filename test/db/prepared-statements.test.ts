@@ -39,7 +39,7 @@ describe('PostgreSQL statements', () => {
   })
 
   // Unprepared, a statement costs a round trip more (describe, then bind and execute): the
-  // detection's statement, with 43 parameters, would have given back the round trip it saves.
+  // detection's statement, with 40 parameters, would have given back the round trip it saves.
   it('prepares a reusable query however many parameters it takes: its text never varies', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `d-${i}`)
     const byIds = reusableQuery((db) => db.select().from(devices).where(inArray(devices.id, ids.map((id) => sql.placeholder(id)))))
