@@ -60,7 +60,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
       const row = recorded.ticket
       if (row) {
         const action = row.version === 1 ? 'opened' : 'updated'
-        const repeatOf = recorded.repeatOf
+        const repeatOf = action === 'opened' ? row.repeatOf : null
         // The last writes go out with COMMIT (see ticketTransaction).
         alongside(linkDetection(tx, logged, row.id))
         record({
@@ -68,7 +68,7 @@ export function createDetectionIntake(opts: { database: Database; metrics: Metri
           changes: { detectedAt: detectedAt.toISOString(), ruleId: d.ruleId, ruleVersion: d.ruleVersion, ...(repeatOf ? { repeatOf } : {}) },
           event: action === 'opened' ? 'ticket.opened' : 'ticket.updated',
         })
-        return { action, ticket: toTicketJson(row), repeatOf: action === 'opened' ? repeatOf : null }
+        return { action, ticket: toTicketJson(row), repeatOf }
       }
       const last = recorded.last!
       if (last.status === 'resolved') {

@@ -19,14 +19,13 @@ export type DetectionValues = {
 
 /**
  * What the statement found and did: whether the detection was logged for the first time, the
- * device's latest ticket for the problem as it was, and the ticket opened or updated (with the
- * earlier ticket it repeats, if it opened one), if any.
+ * device's latest ticket for the problem as it was, and the ticket opened or updated, if any (a
+ * ticket it opened carries the one it repeats in `repeatOf`).
  */
 export type DetectionRecorded = {
   loggedId: number | null
   last: { id: string; status: string } | null
   ticket: TicketRow | null
-  repeatOf: string | null
 }
 
 /**
@@ -50,7 +49,6 @@ export async function recordDetection(tx: Tx, v: DetectionValues): Promise<Detec
     loggedId: row.loggedId,
     last: row.lastId === null ? null : { id: row.lastId, status: row.lastStatus! },
     ticket: row.ticket,
-    repeatOf: row.repeatOf,
   }
 }
 
@@ -113,7 +111,6 @@ export function buildRecordStatement(db: Db | Tx) {
     loggedId: sql<number | null>`(select id from ${logged})`.mapWith(Number),
     lastId: sql<string | null>`(select id from ${last})`,
     lastStatus: sql<string | null>`(select status from ${last})`,
-    repeatOf: sql<string | null>`(select repeat_of from ${fresh})`,
     // Null when nothing was opened or updated (drizzle nulls a left-joined selection that is all null).
     ticket: Object.fromEntries(Object.keys(columns).map((key) => [key, opened[key as keyof typeof columns]])) as unknown as typeof columns,
   }).from(sql`(select) as one`).leftJoin(opened, sql`true`)
