@@ -1,5 +1,5 @@
 import { cpus, totalmem, type as osType, release } from 'node:os'
-import type { SteppedResult } from './step-load.js'
+import { GENERATOR_BOUND, sustainedBy, type SteppedResult } from './step-load.js'
 import { CEILING_LABEL } from './systems/registry.js'
 
 export type RunRow = SteppedResult & {
@@ -20,6 +20,16 @@ export function describeMachine() {
   }
 }
 
+/**
+ * Whether a row's sustained figure came from a step its generator could not fully offer: then it
+ * is a floor of what the system sustains (see judgeStep), printed with ≥.
+ */
+export function isFloor(r: SteppedResult): boolean {
+  const kept = r.steps.filter((s) => s.keptUp)
+  const best = kept.find((s) => sustainedBy(s) === r.sustainedPerSecond)
+  return best?.verdict.startsWith(GENERATOR_BOUND) ?? false
+}
+
 const perDeviceKb = (r: RunRow) => (r.rssConnectedBytes - r.rssIdleBytes) / r.devices / 1024
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—')
 const pair = (a: number, b: number, digits: number) => (Number.isFinite(a) ? `${fmt(a, digits)} / ${fmt(b, digits)}` : '—')
@@ -38,8 +48,8 @@ export function formatTable(rows: RunRow[]): string {
     const cpu = r.steps.filter((s) => s.keptUp).at(-1)?.cpuUsPerReading ?? NaN
     const ceilingCpu = ceiling?.steps.filter((s) => s.keptUp).at(-1)?.cpuUsPerReading ?? NaN
     lines.push(`| ${[
-      r.system, r.qos, fmt(r.devices), fmt(r.sustainedPerSecond),
-      ceiling ? `${fmt((r.sustainedPerSecond / ceiling.sustainedPerSecond) * 100)} %` : '—',
+      r.system, r.qos, fmt(r.devices), `${isFloor(r) ? '≥ ' : ''}${fmt(r.sustainedPerSecond)}`,
+      ceiling ? `${ceiling === r ? '' : boundOf(isFloor(r), isFloor(ceiling))}${fmt((r.sustainedPerSecond / ceiling.sustainedPerSecond) * 100)} %` : '—',
       r.qos === 1 && half ? pair(half.pubackP50Ms, half.pubackP99Ms, 1) : '—',
       half && half.faults.alerted > 0 ? pair(half.faults.p50Ms, half.faults.p99Ms, 0) : '—',
       fmt(cpu, 1), ceiling ? `${fmt(cpu / ceilingCpu, 1)}×` : '—',
@@ -49,6 +59,9 @@ export function formatTable(rows: RunRow[]): string {
   return lines.join('\n')
 }
 
+/** A ratio of two figures either of which may be a floor: ≥ when only the first is, ≤ when only the second, ~ when both. */
+const boundOf = (floor: boolean, ceilingFloor: boolean) => (floor && ceilingFloor ? '~ ' : floor ? '≥ ' : ceilingFloor ? '≤ ' : '')
+
 /** What a reader needs to weigh the figures: fault delivery, steps that never kept up. */
 export function formatNotes(rows: RunRow[]): string[] {
   const notes: string[] = []
@@ -57,6 +70,7 @@ export function formatNotes(rows: RunRow[]): string[] {
     if (half && r.alerts && half.faults.injected > half.faults.alerted) {
       notes.push(`${r.system}, QoS ${r.qos}, ${r.devices} devices: ${half.faults.injected - half.faults.alerted} of ${half.faults.injected} faults raised no alert within the step`)
     }
+    if (isFloor(r)) notes.push(`${r.system}, QoS ${r.qos}, ${r.devices} devices: the load generator could not offer more than ${fmt(r.sustainedPerSecond)} readings/s, all of which the system kept up with; its maximum is higher`)
     if (r.sustainedPerSecond === 0) notes.push(`${r.system}, QoS ${r.qos}, ${r.devices} devices: no step kept up (${r.steps[0]?.verdict})`)
   }
   return notes
