@@ -1,8 +1,9 @@
 /**
  * Reads a finished run again from its JSON: prints its table and draws its throughput chart (`npm
  * run bench` does both itself). Each row's sustained rate is worked out again from its steps with
- * the rule the bench has now (see sustainedOf), so a run made before a1d6286 can be read as a run
- * of today would be; its half-load step stays where its own rule put it.
+ * the rule the bench has now (see sustainedOf); each step's verdict stays as it was recorded (a
+ * run before a1d6286 judged every step its generator fell short on as not kept up), and so does
+ * the rate of its half-load step.
  *
  *   npm run bench:chart -- bench/results/2026-11-24-3.json   # the table, and bench/results/2026-11-24-3.svg
  */
