@@ -1,5 +1,5 @@
 import { cpus, totalmem, type as osType, release } from 'node:os'
-import { GENERATOR_BOUND, sustainedBy, type SteppedResult } from './step-load.js'
+import { bestStep, generatorBound, type SteppedResult } from './step-load.js'
 import { CEILING_LABEL } from './systems/registry.js'
 
 export type RunRow = SteppedResult & {
@@ -24,10 +24,9 @@ export function describeMachine() {
  * Whether a row's sustained figure came from a step its generator could not fully offer: then it
  * is a floor of what the system sustains (see judgeStep), printed with ≥.
  */
-export function isFloor(r: SteppedResult): boolean {
-  const kept = r.steps.filter((s) => s.keptUp)
-  const best = kept.find((s) => sustainedBy(s) === r.sustainedPerSecond)
-  return best?.verdict.startsWith(GENERATOR_BOUND) ?? false
+export function isFloor(r: Pick<SteppedResult, 'steps'>): boolean {
+  const best = bestStep(r.steps)
+  return best !== undefined && generatorBound(best)
 }
 
 const perDeviceKb = (r: RunRow) => (r.rssConnectedBytes - r.rssIdleBytes) / r.devices / 1024

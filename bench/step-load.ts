@@ -62,7 +62,7 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
     const step = await runStep(system, fleet, clock, opts, rate, opts.stepSeconds)
     steps.push(step)
     opts.log(describeStep(step))
-    if (!step.keptUp || step.verdict.startsWith(GENERATOR_BOUND)) break
+    if (!step.keptUp || generatorBound(step)) break
     if (rate * opts.factor > opts.maxRate) { step.verdict = 'reached --max-rate'; break }
   }
   // A larger fleet starts at half the previous one's maximum, which may already be too much: step
@@ -77,7 +77,7 @@ export async function runSteps(system: SystemUnderTest, fleet: ConnectedFleet, c
   // (unless the generator could not offer that much), leave ×1.09.
   for (let i = 0; i < REFINE_STEPS; i++) {
     const best = Math.max(0, ...steps.filter((s) => s.keptUp).map((s) => s.targetPerSecond))
-    const above = steps.filter((s) => !s.keptUp && s.targetPerSecond > best && !s.verdict.startsWith(GENERATOR_BOUND)).map((s) => s.targetPerSecond)
+    const above = steps.filter((s) => !s.keptUp && s.targetPerSecond > best && !generatorBound(s)).map((s) => s.targetPerSecond)
     if (best === 0 || above.length === 0) break
     const step = await runStep(system, fleet, clock, opts, Math.round(Math.sqrt(best * Math.min(...above))), opts.stepSeconds)
     steps.push(step)
@@ -118,11 +118,12 @@ async function runStep(system: SystemUnderTest, fleet: ConnectedFleet, clock: Fa
   // The last faults of the step still get their alerts' time to arrive.
   await sleep(1000)
   const faults = clock.reset()
-  const { verdict, keptUp } = judgeStep({ qos: opts.qos, targetPerSecond: rate, processedPerSecond: handled / measured, load, faults })
+  const processedPerSecond = handled / measured
+  const { verdict, keptUp } = judgeStep({ qos: opts.qos, targetPerSecond: rate, processedPerSecond, load, faults })
   return {
     targetPerSecond: rate,
     offeredPerSecond: load.offeredPerSecond,
-    processedPerSecond: handled / measured,
+    processedPerSecond,
     keptUp,
     verdict,
     pubackP50Ms: load.p50Ms,
@@ -134,7 +135,7 @@ async function runStep(system: SystemUnderTest, fleet: ConnectedFleet, clock: Fa
   }
 }
 
-export const GENERATOR_BOUND = 'generator-bound'
+const GENERATOR_BOUND = 'generator-bound'
 
 /**
  * Whether a step kept up, and if not, why. A step whose generator could not offer its rate (it
@@ -172,8 +173,21 @@ export function judgeStep(s: {
  */
 export const sustainedBy = (s: StepFigures) => Math.min(s.processedPerSecond, s.offeredPerSecond)
 
-/** The best rate a system sustained over its steps: of those that kept up, see sustainedBy. */
-export const sustainedOf = (steps: StepFigures[]) => Math.max(0, ...steps.filter((s) => s.keptUp).map(sustainedBy))
+/** The step that kept up at the best rate (see sustainedBy), if any did. */
+export function bestStep(steps: StepFigures[]): StepFigures | undefined {
+  let best: StepFigures | undefined
+  for (const s of steps) if (s.keptUp && (best === undefined || sustainedBy(s) > sustainedBy(best))) best = s
+  return best
+}
+
+/** The best rate a system sustained over its steps: its best step's (0 when none kept up). */
+export const sustainedOf = (steps: StepFigures[]) => {
+  const best = bestStep(steps)
+  return best ? sustainedBy(best) : 0
+}
+
+/** Whether the generator could not offer a step's rate (see judgeStep): the step's figure is a floor. */
+export const generatorBound = (s: StepFigures) => s.verdict.startsWith(GENERATOR_BOUND)
 
 /** Waits until the system has worked off what earlier steps left queued (bounded). */
 async function settle(system: SystemUnderTest, limitMs = 60_000): Promise<void> {
