@@ -38,7 +38,7 @@ export type DetectionRecorded = {
  * missing, closed, or open with an older detection. Otherwise nothing is written to tickets and the
  * caller decides from `last`: a resolved ticket is reopened, an open one with a newer detection
  * already holds this one. A repeat (the latest ticket closed at or after `repeatSince`) takes the
- * repeat terms. Data-modifying parts of one statement share its snapshot, so the upsert reads the
+ * repeat priority, the one term a repeat changes. Data-modifying parts of one statement share its snapshot, so the upsert reads the
  * latest ticket from `last` and the detection's novelty from what `logged` returned.
  */
 export async function recordDetection(tx: Tx, v: DetectionValues): Promise<DetectionRecorded> {
