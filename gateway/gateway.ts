@@ -96,6 +96,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     concurrency: flushes,
     lingerMs: config.ingest.lingerMs,
     maxPending: config.ingest.maxPending,
+    readBudgetMs: config.ingest.readBudgetMs,
     onCommitted(batch) {
       runner.onCommitted(batch)
       retention.count(batch)

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { DEFAULT_POOL_SIZE } from '../db/database.js'
-import { DEFAULT_MAX_PENDING } from '../ingest/admission.js'
+import { DEFAULT_MAX_PENDING, DEFAULT_READ_BUDGET_MS } from '../ingest/admission.js'
 import { DEFAULT_NOTIFY_RETRY_SCHEDULE_MS, providersEnv, quietHoursEnv, type NotifyConfig } from '../notify/notify-config.js'
 import { calendarSchema } from '../tickets/sla-clock.js'
 import { DEFAULT_TAG_POLICY, tagPolicySchema } from '../tickets/ticket-policy.js'
@@ -39,6 +39,7 @@ const envSchema = z.object({
   INGEST_BATCH_MAX: z.coerce.number().int().min(1).max(5000).default(1000),
   INGEST_LINGER_MS: z.coerce.number().int().min(0).max(100).default(5),
   INGEST_MAX_PENDING: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_PENDING),
+  INGEST_READ_BUDGET_MS: z.coerce.number().min(0).max(1000).default(DEFAULT_READ_BUDGET_MS),
   WEBHOOK_TIMEOUT_MS: positiveMs.default(15_000),
   WEBHOOK_RETRY_SCHEDULE_MS: msList.optional(),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
@@ -99,7 +100,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     },
     db: { url: e.DATABASE_URL, dataDir: e.DATA_DIR, poolMax: e.DATABASE_POOL_MAX },
     auth: { adminToken: e.ADMIN_TOKEN },
-    ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, maxAgeMs: e.READINGS_RETENTION_DAYS * 86_400_000, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS, maxPending: e.INGEST_MAX_PENDING },
+    ingest: { maxFutureMs: e.INGEST_MAX_FUTURE_MS, maxAgeMs: e.READINGS_RETENTION_DAYS * 86_400_000, batchMax: e.INGEST_BATCH_MAX, lingerMs: e.INGEST_LINGER_MS, maxPending: e.INGEST_MAX_PENDING, readBudgetMs: e.INGEST_READ_BUDGET_MS },
     retention: { readingsMs: e.READINGS_RETENTION_DAYS * 86_400_000, rollupsMs: e.ROLLUPS_RETENTION_DAYS * 86_400_000, pollMs: e.RETENTION_POLL_MS },
     outbox: {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

@@ -16,6 +16,21 @@ export const DEFAULT_MAX_PENDING = 50_000
 /** Reads a connection's next packets (aedes's per-client `nextBatch`). */
 export type ReadNext = (err?: Error | null) => void
 
+/** A net.Socket's libuv handle, as net.js drives it. */
+type SocketHandle = { reading: boolean; readStop(): number; readStart(): number }
+/** A device's socket (a net.Socket; its `_handle` is Node's internal). */
+export type HeldConnection = { _handle?: SocketHandle | null }
+
+/**
+ * INGEST_READ_BUDGET_MS's default. With 5,000 devices offering 19,000 readings/s (this host's
+ * maximum that day), three alternating pairs of two rounds: event-loop delay max 237–307 ms against
+ * 2,023–2,856, fault→webhook p50 720–981 ms against 3,335–5,015, the gateway 44.8–47.7 µs a
+ * reading against 48.3–54.2; at half load (1,000 devices at 12,000/s) no change beyond the
+ * round-to-round noise (PUBACK p99 36–218 ms against 29–148). A budget of 10 ms without stopping
+ * the socket (thirteenth session) made half-load PUBACK p99 worse.
+ */
+export const DEFAULT_READ_BUDGET_MS = 20
+
 /**
  * Admission control: a bound on the readings the gateway holds received and not yet answered
  * (stored and acknowledged, or refused), so that an overloaded gateway holds its devices back
@@ -33,11 +48,21 @@ export type ReadNext = (err?: Error | null) => void
  * and no connection waits before it, else when there is (first come, first read). Each call stands
  * for one that aedes made and is made exactly once, so aedes's own count of a device's packets in
  * hand stays right. Room is looked for again at each admit (every answered packet makes one) and by
- * `release` (after each committed batch is answered). Released reads are not spread over turns: a
- * budget of 5 ms a turn starved intake near the maximum.
+ * `release` (after each committed batch is answered).
+ *
+ * `readBudgetMs` bounds how long device reads may hold one turn of the event loop. libuv's poll
+ * phase does not end while each poll answers a full 1,024 ready sockets (up to 48 polls), and with
+ * thousands of devices near the gateway's maximum they do: turns of 1.6–2.8 s, in which no timer or
+ * immediate ran, so a fault's webhook waited for undici's idle-socket check (a `setImmediate`) and
+ * answers for their next slice (bench/README.md, fourteenth session). Past the budget connections
+ * are held as above, and read from the turn's check phase on, oldest first, within the budget again.
+ * With a budget, a held connection (for time or for room) also stops reading its socket until it is
+ * released, so that it raises no more events meanwhile: held, it still cost a read and an event
+ * every packet. 0 turns the budget off.
  */
-export function createAdmission(opts: { limit: number; unanswered: () => number; metrics: Metrics }) {
+export function createAdmission(opts: { limit: number; unanswered: () => number; metrics: Metrics; readBudgetMs?: number }) {
   const { limit, unanswered, metrics } = opts
+  const budgetMs = opts.readBudgetMs ?? 0
   // Connections waiting for room, in the order they were first held (from `head` on), and the
   // calls each is owed. A socket that is not read fires 'readable' at every packet that arrives:
   // one entry a call was a million with 10,000 devices held, and taking the first off an array
@@ -46,6 +71,26 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
   let order: ReadNext[] = []
   let head = 0
   const owed = new Map<ReadNext, number>()
+  // Held connections whose socket was stopped, to start again before they are read.
+  const stopped = new Map<ReadNext, HeldConnection>()
+  // When this turn's first device read began (-1: none yet); reset in the turn's check phase.
+  let turnStarted = -1
+
+  function overBudget(): boolean {
+    if (budgetMs <= 0) return false
+    const now = performance.now()
+    if (turnStarted < 0) {
+      turnStarted = now
+      setImmediate(endTurn)
+      return false
+    }
+    return now - turnStarted > budgetMs
+  }
+
+  function endTurn() {
+    turnStarted = -1
+    release()
+  }
   // Read when scraped, not set at every release (one a held packet under overload).
   new Gauge({
     name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room (see precall_ingest_held_total)',
@@ -55,10 +100,20 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
 
   function release(): void {
     if (owed.size === 0) return
-    while (head < order.length && unanswered() < limit) {
+    while (head < order.length && unanswered() < limit && !overBudget()) {
       const readNext = order[head++]!
       const calls = owed.get(readNext)!
       owed.delete(readNext)
+      const connection = stopped.get(readNext)
+      if (connection) {
+        stopped.delete(readNext)
+        // Gone if the device hung up meanwhile; aedes's read then finds it closed.
+        const handle = connection._handle
+        if (handle && !handle.reading) {
+          handle.reading = true
+          handle.readStart()
+        }
+      }
       for (let i = 0; i < calls; i++) readNext()
     }
     if (head === order.length) {
@@ -70,11 +125,23 @@ export function createAdmission(opts: { limit: number; unanswered: () => number;
     }
   }
 
+  function stopReading(readNext: ReadNext, connection: HeldConnection) {
+    const handle = connection._handle
+    // Node's own socket internals (net.js stops and starts reading a handle this way when its buffer
+    // fills and drains): without them, a held connection is only held.
+    if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return
+    handle.reading = false
+    handle.readStop()
+    stopped.set(readNext, connection)
+  }
+
   return {
-    admit(readNext: ReadNext, err?: Error | null): void {
+    /** `connection`, the socket `readNext` reads: with a read budget, a held one stops reading until released. */
+    admit(readNext: ReadNext, err?: Error | null, connection?: HeldConnection): void {
       // An error is aedes's to report at once.
       if (err) return readNext(err)
-      if (owed.size === 0 && unanswered() < limit) return readNext()
+      if (owed.size === 0 && unanswered() < limit && !overBudget()) return readNext()
+      if (budgetMs > 0 && connection) stopReading(readNext, connection)
       const calls = owed.get(readNext)
       if (calls === undefined) order.push(readNext)
       owed.set(readNext, (calls ?? 0) + 1)

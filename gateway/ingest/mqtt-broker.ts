@@ -4,7 +4,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import type { Logger } from 'pino'
 import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
-import type { ReadNext } from './admission.js'
+import type { HeldConnection, ReadNext } from './admission.js'
 import { parseDeviceTopic, type Ingest } from './ingest.js'
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
@@ -177,7 +177,8 @@ function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admit'>) {
   if (typeof readNext !== 'function' || !internals.conn.listeners('readable').includes(readNext)) {
     throw new Error("aedes no longer reads a connection through client._nextBatch on 'readable': see readWhenAdmitted")
   }
-  const admitted: ReadNext = (err) => ingest.admit(readNext, err)
+  const connection = internals.conn as unknown as HeldConnection
+  const admitted: ReadNext = (err) => ingest.admit(readNext, err, connection)
   internals.conn.removeListener('readable', readNext)
   internals.conn.on('readable', admitted)
   internals._nextBatch = admitted

@@ -38,6 +38,8 @@ export function createReadingWriter(opts: {
   lingerMs?: number
   /** Most readings held appended and not yet answered before `admit` holds devices back (see createAdmission). */
   maxPending?: number
+  /** How long device reads may hold a turn of the event loop before `admit` holds the rest (see createAdmission). */
+  readBudgetMs?: number
   onCommitted(readings: CommittedReading[]): void
   /** `onCommitted` threw (a bug downstream): counted, and handed here to be logged. */
   onCommittedError?(err: unknown): void
@@ -83,7 +85,7 @@ export function createReadingWriter(opts: {
     },
   })
 
-  const admission = createAdmission({ limit: opts.maxPending ?? DEFAULT_MAX_PENDING, unanswered: () => commits.unanswered, metrics })
+  const admission = createAdmission({ limit: opts.maxPending ?? DEFAULT_MAX_PENDING, readBudgetMs: opts.readBudgetMs, unanswered: () => commits.unanswered, metrics })
 
   type Rejection = { deviceId: string | null; topic: string; reason: RejectReason | string; detail: string; payload: Buffer | null }
   const rejectionLog = createGroupCommit<Rejection, void>({
@@ -103,7 +105,7 @@ export function createReadingWriter(opts: {
      * runs after the commit (see createGroupCommit's `add`).
      */
     append: (reading: StoredReading, done: Done<AppendResult>): void => commits.add(reading, done),
-    /** Reads a device's next packets now, or once fewer than `maxPending` readings are unanswered (see createAdmission). */
+    /** Reads a device's next packets now, or once fewer than `maxPending` readings are unanswered and the turn's read budget allows (see createAdmission). */
     admit: admission.admit,
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
