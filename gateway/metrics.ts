@@ -22,7 +22,7 @@ export function createMetrics() {
     mqttClients: new Gauge({ name: 'precall_mqtt_clients', help: 'Connected MQTT clients', registers }),
     ingestBatchSize: new Histogram({ name: 'precall_ingest_batch_size', help: 'Messages per group commit', buckets: [1, 5, 20, 100, 500, 2000], registers }),
     ingestQueued: new Gauge({ name: 'precall_ingest_queued', help: 'Readings waiting for a group commit to take them, as of the last commit', registers }),
-    ingestHeld: new Counter({ name: 'precall_ingest_held_total', help: 'Times a device connection was not read for want of room: the gateway held as many unanswered readings as INGEST_MAX_PENDING allows (back-pressure)', registers }),
+    ingestHeld: new Counter({ name: 'precall_ingest_held_total', help: 'Times a device connection was not read at once: the gateway held as many unanswered readings as INGEST_MAX_PENDING allows (back-pressure), or a turn had spent INGEST_READ_BUDGET_MS reading (or others waited before it)', registers }),
     ingestCommitSeconds: new Histogram({ name: 'precall_ingest_commit_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers }),
     detections: new Counter({ name: 'precall_detections_total', help: 'Rule detections, by mode (active, shadow)', labelNames: ['mode'], registers }),
     tickets: new Counter({ name: 'precall_tickets_total', help: 'Ticket changes, by action (opened, updated, reopened, repeat, escalated_N, status names)', labelNames: ['action'], registers }),

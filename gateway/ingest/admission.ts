@@ -123,7 +123,7 @@ export function createAdmission(opts: {
   }
   // Read when scraped, not set at every release (one a held packet under overload).
   new Gauge({
-    name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room (see precall_ingest_held_total)',
+    name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)',
     registers: [metrics.registry],
     collect() { this.set(owed.size) },
   })
