@@ -66,9 +66,9 @@ export const DEFAULT_READ_BUDGET_MS = 20
  * immediate ran, so a fault's webhook waited for undici's idle-socket check (a `setImmediate`) and
  * answers for their next slice (bench/README.md, fourteenth session). Past the budget connections
  * are held as above, and read from the turn's check phase on, oldest first, within the budget again.
- * With a budget, a held connection (for time or for room) also stops reading its socket until it is
- * released, so that it raises no more events meanwhile: held, it still cost a read and an event
- * every packet. 0 turns the budget off.
+ * A held connection (for time or for room) also stops reading its socket until it is released, so
+ * that it raises no more events meanwhile: held, it still cost a read and an event every packet.
+ * 0 turns the budget off.
  */
 export function createAdmission(opts: {
   limit: number; unanswered: () => number; metrics: Metrics; readBudgetMs?: number
@@ -83,11 +83,10 @@ export function createAdmission(opts: {
   // one entry a call was a million with 10,000 devices held, and taking the first off an array
   // that long copied the rest. Nor can a Map be the queue: an iteration from its front steps over
   // every entry deleted before it, and the loop stalled for seconds.
+  // A held connection's socket stops reading (`stopped`), to start again when it is released.
   let order: ReadNext[] = []
   let head = 0
-  const owed = new Map<ReadNext, number>()
-  // Held connections whose socket was stopped, to start again before they are read.
-  const stopped = new Map<ReadNext, HeldConnection>()
+  const owed = new Map<ReadNext, { calls: number; stopped?: HeldConnection }>()
   // When this turn's first device read began (-1: none yet), and how many connections it has read
   // (each counted once: `readIn` holds the turn a connection was last read in); reset in the turn's
   // check phase.
@@ -96,6 +95,7 @@ export function createAdmission(opts: {
   let readThisTurn = 0
   const readIn = new WeakMap<ReadNext, number>()
 
+  /** Whether this turn's reads have spent the budget; the first read of a turn starts its clock. */
   function overBudget(): boolean {
     if (budgetMs <= 0) return false
     const now = performance.now()
@@ -132,17 +132,13 @@ export function createAdmission(opts: {
     if (owed.size === 0) return
     while (head < order.length && unanswered() < limit && !overBudget()) {
       const readNext = order[head++]!
-      const calls = owed.get(readNext)!
+      const { calls, stopped } = owed.get(readNext)!
       owed.delete(readNext)
-      const connection = stopped.get(readNext)
-      if (connection) {
-        stopped.delete(readNext)
-        // Gone if the device hung up meanwhile; aedes's read then finds it closed.
-        const handle = connection._handle
-        if (handle && !handle.reading) {
-          handle.reading = true
-          handle.readStart()
-        }
+      // Gone if the device hung up meanwhile; aedes's read then finds it closed.
+      const handle = stopped?._handle
+      if (handle && !handle.reading) {
+        handle.reading = true
+        handle.readStart()
       }
       for (let i = 0; i < calls; i++) read(readNext)
     }
@@ -155,31 +151,36 @@ export function createAdmission(opts: {
     }
   }
 
-  function stopReading(readNext: ReadNext, connection: HeldConnection) {
+  /** Stops `connection` reading its socket; answers it if it was reading, to be started again. */
+  function stopReading(connection: HeldConnection): HeldConnection | undefined {
     const handle = connection._handle
     // Node's own socket internals (net.js stops and starts reading a handle this way when its buffer
     // fills and drains): without them, a held connection is only held.
-    if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return
+    if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return undefined
     handle.reading = false
     handle.readStop()
-    stopped.set(readNext, connection)
+    return connection
   }
 
   return {
-    /** `connection`, the socket `readNext` reads: with a read budget, a held one stops reading until released. */
+    /** `connection`, the socket `readNext` reads: held, it stops reading until released. */
     admit(readNext: ReadNext, err?: Error | null, connection?: HeldConnection): void {
       // An error is aedes's to report at once.
       if (err) return readNext(err)
       if (owed.size === 0 && unanswered() < limit && !overBudget()) return read(readNext)
-      if (budgetMs > 0 && connection) stopReading(readNext, connection)
-      const calls = owed.get(readNext)
-      if (calls === undefined) order.push(readNext)
-      owed.set(readNext, (calls ?? 0) + 1)
+      const held = owed.get(readNext)
+      if (held === undefined) {
+        order.push(readNext)
+        owed.set(readNext, { calls: 1, stopped: connection && stopReading(connection) })
+      } else {
+        held.calls++
+        if (connection && !held.stopped) held.stopped = stopReading(connection)
+      }
       metrics.ingestHeld.inc()
       release()
     },
     release,
-    /** Connections waiting for room. */
+    /** Connections waiting for room or for the next turn. */
     get held() {
       return owed.size
     },
