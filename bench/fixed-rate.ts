@@ -20,7 +20,9 @@
  *
  * Also per round: WAL bytes and full-page images a reading, the whole server's (see WAL_WRITTEN);
  * for precall, the gateway's event-loop delay p99 and max over the round (a long turn delays every
- * round trip waiting on it, and a fault waits for several). `--checkpoint` starts each round with
+ * round trip waiting on it, and a fault waits for several), and its event loop's thread apart from
+ * its other threads: user and kernel CPU a reading, and how often a second it lost its core while
+ * runnable (see threadCpu: a CPU profile cannot tell these apart). `--checkpoint` starts each round with
  * a CHECKPOINT, so every round holds the burst of full-page images that follows one, as a long run
  * does every few minutes. `--node-arg` passes a
  * flag to the gateway's node (`--node-arg=--trace-gc`), `--env` sets a variable of the gateway's
@@ -39,7 +41,7 @@ import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
 import { envFromFlags, withSystemAtRate } from './fixed-load.js'
 import { SYSTEMS, type SystemName } from './systems/registry.js'
-import { postgresCpuUs, processCpuUs, processName, startCpuMeter, WAL_WRITTEN, walWritten } from './process-stats.js'
+import { postgresCpuUs, processCpuUs, processName, startCpuMeter, threadCpu, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -85,6 +87,12 @@ await withSystemAtRate({
   // several; PostgreSQL is counted apart.
   const processCpu = () => system.pids.map(processCpuUs)
   const names = system.pids.map(processName)
+  // A one-process system (precall's gateway): its event loop's thread apart from its others.
+  const threads = () => (system.pids.length === 1 ? threadCpu(system.pids[0]!) : undefined)
+  const threadsSince = (t0: ReturnType<typeof threadCpu>, seconds: number) => {
+    const t1 = threads()!
+    return { user: t1.mainUserUs - t0.mainUserUs, system: t1.mainSystemUs - t0.mainSystemUs, other: t1.otherUs - t0.otherUs, switchesPerSecond: (t1.involuntarySwitches - t0.involuntarySwitches) / seconds }
+  }
   console.log(`${label}, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   if (profileFile) profiler.start()
   let measured = 0
@@ -93,16 +101,19 @@ await withSystemAtRate({
     clock.reset()
     if (flags.checkpoint) await admin`checkpoint`
     await system.loopDelay?.()
-    const before = { handled: await system.processed(), each: processCpu(), postgres: postgresCpuUs(), wal: await wal() }
+    const before = { handled: await system.processed(), each: processCpu(), postgres: postgresCpuUs(), wal: await wal(), threads: threads() }
     const machine = startCpuMeter()
+    const started = performance.now()
     const result = await load(seconds)
     await sleep(500)
+    const threadFigures = before.threads && threadsSince(before.threads, (performance.now() - started) / 1000)
     const handled = (await system.processed()) - before.handled
     measured += handled
     const perReading = (us: number) => (us / handled).toFixed(1)
     const each = processCpu().map((us, i) => us - before.each[i]!)
     const [own, database, all] = [each.reduce((a, b) => a + b, 0), postgresCpuUs() - before.postgres, machine.read()]
-    const apart = names.length > 1 ? ` (${each.map((us, i) => `${names[i]} ${perReading(us)}`).join(', ')})` : ''
+    const apart = names.length > 1 ? ` (${each.map((us, i) => `${names[i]} ${perReading(us)}`).join(', ')})`
+      : threadFigures ? ` (main thread ${perReading(threadFigures.user)} user + ${perReading(threadFigures.system)} kernel, ${threadFigures.switchesPerSecond.toFixed(0)} involuntary switches/s; other threads ${perReading(threadFigures.other)})` : ''
     const after = await wal()
     const delay = await system.loopDelay?.()
     await sleep(500)

@@ -40,13 +40,44 @@ export function startCpuMeter() {
 
 /** CPU time one process has used so far (user and system), in µs; 0 once it has gone. */
 export function processCpuUs(pid: number): number {
+  const [user, system] = cpuTicks(`/proc/${pid}/stat`)
+  return (user + system) * TICK_US
+}
+
+/** User and system ticks from a process's or thread's `stat` ([0, 0] once it has gone). */
+function cpuTicks(statPath: string): [number, number] {
   try {
     // Fields after the command name, which may hold spaces: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US
+    const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ')
+    return [Number(fields[11]), Number(fields[12])]
   } catch {
-    return 0
+    return [0, 0]
   }
+}
+
+/**
+ * A process's main thread apart from its other threads, in µs so far: what the event loop spent in
+ * JavaScript and V8 (user) and in the kernel (system: socket reads and writes, which on loopback
+ * include the receiving side's TCP work), what its helper threads spent (V8's GC helpers, libuv's
+ * pool), and how often the main thread lost its core while runnable (involuntary switches). A V8
+ * profile samples wall time, so it charges time spent waiting for the CPU to whatever call was
+ * running: these are the CPU figures.
+ */
+export function threadCpu(pid: number): { mainUserUs: number; mainSystemUs: number; otherUs: number; involuntarySwitches: number } {
+  const [mainUser, mainSystem] = cpuTicks(`/proc/${pid}/task/${pid}/stat`)
+  let other = 0
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (tid === String(pid)) continue
+      const [user, system] = cpuTicks(`/proc/${pid}/task/${tid}/stat`)
+      other += user + system
+    }
+  } catch { /* gone */ }
+  let involuntarySwitches = 0
+  try {
+    involuntarySwitches = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1] ?? 0)
+  } catch { /* gone */ }
+  return { mainUserUs: mainUser * TICK_US, mainSystemUs: mainSystem * TICK_US, otherUs: other * TICK_US, involuntarySwitches }
 }
 
 /** A process's command name (`node`, `mosquitto`), from /proc; its pid when it is gone. */
