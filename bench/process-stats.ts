@@ -61,7 +61,8 @@ function cpuTicks(statPath: string): [number, number] {
  * include the receiving side's TCP work), what its helper threads spent (V8's GC helpers, libuv's
  * pool), and how often the main thread lost its core while runnable (involuntary switches). A V8
  * profile samples wall time, so it charges time spent waiting for the CPU to whatever call was
- * running: these are the CPU figures.
+ * running: these are the CPU figures. A thread that has ended is no longer listed, so over an
+ * interval `otherUs` leaves out threads that ended within it (the gateway's live as long as it does).
  */
 export function threadCpu(pid: number): { mainUserUs: number; mainSystemUs: number; otherUs: number; involuntarySwitches: number } {
   const [mainUser, mainSystem] = cpuTicks(`/proc/${pid}/task/${pid}/stat`)
