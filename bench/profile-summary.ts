@@ -7,7 +7,11 @@ function, and charged to the nearest precall frame on the stack (what our code c
 included). --within keeps only samples whose frame (function, file or package) matches REGEX,
 to see who causes, say, writeBuffer or drizzle-orm; --depth N also lists the N frames below each;
 --busiest keeps only the busiest window of that length, busiest in frames matching --during
-(default: any), e.g. --busiest 8 --during mqtt-packet for the load rather than start-up.`
+(default: any), e.g. --busiest 8 --during mqtt-packet for the load rather than start-up.
+A V8 profile samples wall time: a native call's self time (writev, writeBuffer, read) holds its
+system call and any wait for a core it lost meanwhile, which on a full machine can be most of it
+(bench/README.md, fifteenth session); \`npm run bench:fixed\` prints the thread's CPU in user and
+kernel time.`
 
 type Frame = { functionName: string; url: string; lineNumber: number }
 type Node = { id: number; callFrame: Frame; children?: number[] }
