@@ -53,8 +53,9 @@ export const DEFAULT_READ_BUDGET_MS = 20
  * catch up; the readings admitted go through at the speed of the database, and so do the faults
  * among them.
  *
- * `admit(readNext)` runs where aedes would read a device's connection again: now if there is room
- * and no connection waits before it, else when there is (first come, first read). Each call stands
+ * `admitter(readNext, socket)` is made once a connection, and what it answers runs where aedes would
+ * read the connection again: now if there is room and no connection waits before it, else when
+ * there is (first come, first read). Each call stands
  * for one that aedes made and is made exactly once, so aedes's own count of a device's packets in
  * hand stays right. Room is looked for again at each admit (every answered packet makes one) and by
  * `release` (after each committed batch is answered).
@@ -78,22 +79,25 @@ export function createAdmission(opts: {
   const { limit, unanswered, metrics } = opts
   const budgetMs = opts.readBudgetMs ?? 0
   const longPoll = opts.longPollConnections ?? LONG_POLL_CONNECTIONS
-  // Connections waiting for room, in the order they were first held (from `head` on), and the
-  // calls each is owed. A socket that is not read fires 'readable' at every packet that arrives:
-  // one entry a call was a million with 10,000 devices held, and taking the first off an array
-  // that long copied the rest. Nor can a Map be the queue: an iteration from its front steps over
-  // every entry deleted before it, and the loop stalled for seconds.
-  // A held connection's socket stops reading (`stopped`), to start again when it is released.
-  let order: ReadNext[] = []
+  /**
+   * A connection, and what admission keeps for it: the reads it is owed while held (0: not held),
+   * whether its socket was stopped, to start again when it is released, and the turn it was last
+   * read in (so that a turn counts each connection it reads once).
+   */
+  type Connection = { readNext: ReadNext; socket?: HeldConnection; owed: number; stopped: boolean; readInTurn: number }
+  // Held connections in the order they were first held (from `head` on), each once. A socket that
+  // is not read fires 'readable' at every packet that arrives: one entry a call was a million with
+  // 10,000 devices held, and taking the first off an array that long copied the rest. Nor can a
+  // Map be the queue: an iteration from its front steps over every entry deleted before it, and the
+  // loop stalled for seconds.
+  let order: Connection[] = []
   let head = 0
-  const owed = new Map<ReadNext, { calls: number; stopped?: HeldConnection }>()
-  // When this turn's first device read began (-1: none yet), and how many connections it has read
-  // (each counted once: `readIn` holds the turn a connection was last read in); reset in the turn's
-  // check phase.
+  let held = 0
+  // When this turn's first device read began (-1: none yet), and how many connections it has read;
+  // reset in the turn's check phase.
   let turnStarted = -1
   let turn = 0
   let readThisTurn = 0
-  const readIn = new WeakMap<ReadNext, number>()
 
   /**
    * Whether this turn's reads have spent the budget; the first read of a turn starts its clock. The
@@ -110,12 +114,12 @@ export function createAdmission(opts: {
     return readThisTurn >= longPoll && performance.now() - turnStarted > budgetMs
   }
 
-  function read(readNext: ReadNext) {
-    if (budgetMs > 0 && readIn.get(readNext) !== turn) {
-      readIn.set(readNext, turn)
+  function read(connection: Connection) {
+    if (budgetMs > 0 && connection.readInTurn !== turn) {
+      connection.readInTurn = turn
       readThisTurn++
     }
-    readNext()
+    connection.readNext()
   }
 
   function endTurn() {
@@ -128,22 +132,26 @@ export function createAdmission(opts: {
   new Gauge({
     name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)',
     registers: [metrics.registry],
-    collect() { this.set(owed.size) },
+    collect() { this.set(held) },
   })
 
   function release(): void {
-    if (owed.size === 0) return
+    if (held === 0) return
     while (head < order.length && unanswered() < limit && !overBudget()) {
-      const readNext = order[head++]!
-      const { calls, stopped } = owed.get(readNext)!
-      owed.delete(readNext)
-      // Gone if the device hung up meanwhile; aedes's read then finds it closed.
-      const handle = stopped?._handle
-      if (handle && !handle.reading) {
-        handle.reading = true
-        handle.readStart()
+      const connection = order[head++]!
+      const calls = connection.owed
+      connection.owed = 0
+      held--
+      if (connection.stopped) {
+        connection.stopped = false
+        // Gone if the device hung up meanwhile; aedes's read then finds it closed.
+        const handle = connection.socket?._handle
+        if (handle && !handle.reading) {
+          handle.reading = true
+          handle.readStart()
+        }
       }
-      for (let i = 0; i < calls; i++) read(readNext)
+      for (let i = 0; i < calls; i++) read(connection)
     }
     if (head === order.length) {
       order = []
@@ -154,38 +162,44 @@ export function createAdmission(opts: {
     }
   }
 
-  /** Stops `connection` reading its socket; answers it if it was reading, to be started again. */
-  function stopReading(connection: HeldConnection): HeldConnection | undefined {
-    const handle = connection._handle
+  /** Stops `socket` reading; whether it was reading, to be started again. */
+  function stopReading(socket: HeldConnection): boolean {
+    const handle = socket._handle
     // Node's own socket internals (net.js stops and starts reading a handle this way when its buffer
     // fills and drains): without them, a held connection is only held.
-    if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return undefined
+    if (!handle?.reading || typeof handle.readStop !== 'function' || typeof handle.readStart !== 'function') return false
     handle.reading = false
     handle.readStop()
-    return connection
+    return true
+  }
+
+  function admit(connection: Connection, err?: Error | null): void {
+    // An error is aedes's to report at once.
+    if (err) return connection.readNext(err)
+    if (held === 0 && unanswered() < limit && !overBudget()) return read(connection)
+    if (connection.owed === 0) {
+      order.push(connection)
+      held++
+    }
+    connection.owed++
+    if (connection.socket && !connection.stopped) connection.stopped = stopReading(connection.socket)
+    metrics.ingestHeld.inc()
+    release()
   }
 
   return {
-    /** `connection`, the socket `readNext` reads: held, it stops reading until released. */
-    admit(readNext: ReadNext, err?: Error | null, connection?: HeldConnection): void {
-      // An error is aedes's to report at once.
-      if (err) return readNext(err)
-      if (owed.size === 0 && unanswered() < limit && !overBudget()) return read(readNext)
-      const held = owed.get(readNext)
-      if (held === undefined) {
-        order.push(readNext)
-        owed.set(readNext, { calls: 1, stopped: connection && stopReading(connection) })
-      } else {
-        held.calls++
-        if (connection && !held.stopped) held.stopped = stopReading(connection)
-      }
-      metrics.ingestHeld.inc()
-      release()
+    /**
+     * What aedes calls, for a connection, where it would read `readNext` again; made once a
+     * connection. `socket`, the socket `readNext` reads: held, it stops reading until released.
+     */
+    admitter(readNext: ReadNext, socket?: HeldConnection): ReadNext {
+      const connection: Connection = { readNext, socket, owed: 0, stopped: false, readInTurn: -1 }
+      return (err) => admit(connection, err)
     },
     release,
     /** Connections waiting for room or for the next turn. */
     get held() {
-      return owed.size
+      return held
     },
   }
 }

@@ -51,8 +51,8 @@ export function createIngest(opts: {
   }
 
   return {
-    /** Where a broker reads a device's connection again: at once, or when ingest has room (see createAdmission). */
-    admit: writer.admit,
+    /** Made once a device connection: where a broker reads it again, at once or when ingest has room (see createAdmission). */
+    admitter: writer.admitter,
     ingest(deviceId: string, channel: string, topic: string, payload: Buffer, done: Done<unknown>): void {
       const known = directory.peek(deviceId)
       if (known) return store(known, deviceId, channel, topic, payload, done)

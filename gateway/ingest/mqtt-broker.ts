@@ -170,15 +170,14 @@ function keepDevicePublishesLocal(broker: Aedes) {
  * gateway has as many unanswered readings as it may (see createAdmission). A held connection's
  * bytes wait unparsed in its buffers, and TCP holds the device back.
  */
-function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admit'>) {
+function readWhenAdmitted(client: Client, ingest: Pick<Ingest, 'admitter'>) {
   const internals = client as unknown as { _nextBatch: ReadNext; conn: NodeJS.EventEmitter }
   const readNext = internals._nextBatch
   // aedes's internals, not its API: fail loudly if an upgrade moved them rather than let reads past.
   if (typeof readNext !== 'function' || !internals.conn.listeners('readable').includes(readNext)) {
     throw new Error("aedes no longer reads a connection through client._nextBatch on 'readable': see readWhenAdmitted")
   }
-  const connection = internals.conn as unknown as HeldConnection
-  const admitted: ReadNext = (err) => ingest.admit(readNext, err, connection)
+  const admitted = ingest.admitter(readNext, internals.conn as unknown as HeldConnection)
   internals.conn.removeListener('readable', readNext)
   internals.conn.on('readable', admitted)
   internals._nextBatch = admitted

@@ -36,9 +36,9 @@ export function createReadingWriter(opts: {
   concurrency?: number
   /** How long a batch that is not full waits for more (see createGroupCommit). */
   lingerMs?: number
-  /** Most readings held appended and not yet answered before `admit` holds devices back (see createAdmission). */
+  /** Most readings held appended and not yet answered before admission holds devices back (see createAdmission). */
   maxPending?: number
-  /** How long device reads may hold a turn of the event loop before `admit` holds the rest (see createAdmission). */
+  /** How long device reads may hold a turn of the event loop before admission holds the rest (see createAdmission). */
   readBudgetMs?: number
   onCommitted(readings: CommittedReading[]): void
   /** `onCommitted` threw (a bug downstream): counted, and handed here to be logged. */
@@ -105,8 +105,8 @@ export function createReadingWriter(opts: {
      * runs after the commit (see createGroupCommit's `add`).
      */
     append: (reading: StoredReading, done: Done<AppendResult>): void => commits.add(reading, done),
-    /** Reads a device's next packets now, or once fewer than `maxPending` readings are unanswered and the turn's read budget allows (see createAdmission). */
-    admit: admission.admit,
+    /** A connection's reads: its next packets now, or once fewer than `maxPending` readings are unanswered and the turn's read budget allows (see createAdmission). */
+    admitter: admission.admitter,
     /** Keeps a refused message (truncated) with its reason, so bad input is inspectable, not lost. */
     recordRejection: (r: Rejection) => rejectionLog.submit(r),
     async idle() {

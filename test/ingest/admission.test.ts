@@ -18,14 +18,14 @@ describe('admission', () => {
       reads.push(name)
       unanswered++
     }
-    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(connection)
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => admission.admitter(connection(name)))
 
-    admission.admit(a)
-    admission.admit(a)
+    a()
+    a()
     expect(reads).toEqual(['a', 'a'])
-    admission.admit(b)
-    admission.admit(c)
-    admission.admit(b)
+    b()
+    c()
+    b()
     expect(reads).toEqual(['a', 'a'])
     expect(admission.held).toBe(2)
     expect(await heldTotal(metrics)).toBe(3)
@@ -38,7 +38,7 @@ describe('admission', () => {
 
     // Room, but c came first: a newcomer reads behind it, not before.
     unanswered = 0
-    admission.admit(d)
+    d()
     expect(reads).toEqual(['a', 'a', 'b', 'b', 'c', 'd'])
     expect(admission.held).toBe(0)
   })
@@ -46,9 +46,9 @@ describe('admission', () => {
   it("passes aedes's errors on at once, even while others wait", () => {
     const admission = createAdmission({ limit: 1, unanswered: () => 5, metrics: createMetrics() })
     const seen: unknown[] = []
-    admission.admit(() => seen.push('held'))
+    admission.admitter(() => seen.push('held'))()
     const boom = new Error('parse error')
-    admission.admit((err) => seen.push(err), boom)
+    admission.admitter((err) => seen.push(err))(boom)
     expect(seen).toEqual([boom])
     expect(admission.held).toBe(1)
   })
@@ -102,12 +102,12 @@ describe('a read budget a turn', () => {
     const log: string[] = []
     const admission = createAdmission({ limit: 100, unanswered: () => 0, metrics: createMetrics(), readBudgetMs: 2, longPollConnections: 1 })
     const reader = (name: string) => () => { log.push(`${name} read`); busy(3) }
-    const [a, b, c] = ['a', 'b', 'c'].map(reader)
     const [ca, cb, cc] = ['a', 'b', 'c'].map((n) => fakeConnection(log, n))
+    const [a, b, c] = [ca, cb, cc].map((socket, i) => admission.admitter(reader('abc'[i]!), socket))
 
-    admission.admit(a, null, ca)
-    admission.admit(b, null, cb)
-    admission.admit(c, null, cc)
+    a()
+    b()
+    c()
     // a spent the budget: b and c wait, their sockets raising no more events meanwhile.
     expect(log).toEqual(['a read', 'b stopped', 'c stopped'])
     expect(admission.held).toBe(2)
@@ -128,10 +128,10 @@ describe('a read budget a turn', () => {
       const log: string[] = []
       const admission = createAdmission({ limit: 100, unanswered: () => 0, metrics: createMetrics(), ...opts })
       // a is read twice (it counts once): the budget binds from the third connection on.
-      const a = () => { log.push('a read'); busy(3) }
-      admission.admit(a, null, fakeConnection(log, 'a'))
-      admission.admit(a, null, fakeConnection(log, 'a'))
-      admission.admit(() => { log.push('b read'); busy(3) }, null, fakeConnection(log, 'b'))
+      const a = admission.admitter(() => { log.push('a read'); busy(3) }, fakeConnection(log, 'a'))
+      a()
+      a()
+      admission.admitter(() => { log.push('b read'); busy(3) }, fakeConnection(log, 'b'))()
       expect(log).toEqual(['a read', 'a read', 'b read'])
     }
   })
