@@ -20,6 +20,7 @@ import { tokenRoutes } from './http/routes/token-routes.js'
 import { webhookRoutes } from './http/routes/webhook-routes.js'
 import { createTokenStore } from './http/token-store.js'
 import { createIngest } from './ingest/ingest.js'
+import { startBrokerThread } from './ingest/broker-thread.js'
 import { startMqttBroker, type MqttBroker } from './ingest/mqtt-broker.js'
 import { startMqttSubscriber } from './ingest/mqtt-subscriber.js'
 import { createReadingWriter } from './ingest/reading-writer.js'
@@ -156,13 +157,16 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         const { url, clientId, receiveMaximum, sessionExpirySeconds } = config.mqtt
         subscriber = await startMqttSubscriber({ url, clientId, receiveMaximum, sessionExpirySeconds, topic: options.mqttTopic, ingest, log: log.child({ component: 'mqtt' }) })
       } else {
-        broker = await startMqttBroker({
+        const brokerOptions = {
           host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,
           directory, ingest, metrics, log: log.child({ component: 'mqtt' }),
-        })
+        }
+        broker = config.mqtt.brokerThread
+          ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs })
+          : await startMqttBroker(brokerOptions)
       }
       publishMqtt = broker
-        ? (topic, payload, o) => new Promise<void>((resolve, reject) => broker!.broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) => (err ? reject(err) : resolve())))
+        ? broker.publish
         : async (topic, payload, o) => { await subscriber!.client.publishAsync(topic, payload, { qos: o.qos, retain: o.retain }) }
       await http.listen({ host: config.http.host, port: config.http.port })
       const address = http.server.address()

@@ -5,6 +5,7 @@ export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'precall_' })
   const registers = [registry]
+  const heldReads: (() => number)[] = []
   return {
     registry,
     readingsAccepted: new Counter({ name: 'precall_readings_accepted_total', help: 'Readings, events and status messages durably stored', labelNames: ['kind'], registers }),
@@ -22,6 +23,14 @@ export function createMetrics() {
     mqttClients: new Gauge({ name: 'precall_mqtt_clients', help: 'Connected MQTT clients', registers }),
     ingestBatchSize: new Histogram({ name: 'precall_ingest_batch_size', help: 'Messages per group commit', buckets: [1, 5, 20, 100, 500, 2000], registers }),
     ingestQueued: new Gauge({ name: 'precall_ingest_queued', help: 'Readings waiting for a group commit to take them, as of the last commit', registers }),
+    ingestHeldReads: new Gauge({
+      name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)', registers,
+      collect() { this.set(heldReads.reduce((sum, count) => sum + count(), 0)) },
+    }),
+    /** Adds a count of held device connections to precall_ingest_held_reads, read when scraped (an admission's, a broker thread's). */
+    countHeldReads(count: () => number) {
+      heldReads.push(count)
+    },
     ingestHeld: new Counter({ name: 'precall_ingest_held_total', help: 'Times a device connection was not read at once: the gateway held as many unanswered readings as INGEST_MAX_PENDING allows (back-pressure), or a turn had spent INGEST_READ_BUDGET_MS reading (or others waited before it)', registers }),
     ingestCommitSeconds: new Histogram({ name: 'precall_ingest_commit_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers }),
     detections: new Counter({ name: 'precall_detections_total', help: 'Rule detections, by mode (active, shadow)', labelNames: ['mode'], registers }),

@@ -35,9 +35,10 @@ export function startFlags(): string[] {
  * catalogue, devices with their own secrets, PUBACK after commit, and a webhook subscription for
  * ticket events. `broker: 'mosquitto'` puts it behind an external broker (MQTT_URL, a private
  * Mosquitto): devices connect there anonymously and the gateway takes their readings from its
- * shared subscription.
+ * shared subscription. `broker: 'embedded-thread'` runs the embedded broker on its own thread
+ * (MQTT_BROKER_THREAD).
  */
-export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite', broker: 'embedded' | 'mosquitto' = 'embedded'): Promise<SystemUnderTest> {
+export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pglite', broker: 'embedded' | 'mosquitto' | 'embedded-thread' = 'embedded'): Promise<SystemUnderTest> {
   const pg = backend === 'postgres' ? await createTestDatabaseUrl() : undefined
   const dataDir = backend === 'pglite' ? mkdtempSync(path.join(tmpdir(), 'precall-bench-')) : undefined
   let mosquitto: Awaited<ReturnType<typeof startMosquitto>> | undefined
@@ -54,6 +55,7 @@ export async function startPrecall(ctx: SystemContext, backend: 'postgres' | 'pg
         HOST: '127.0.0.1', HTTP_PORT: '0', MQTT_PORT: '0', LOG_LEVEL: 'info', ADMIN_TOKEN: TOKEN, WEBHOOK_ALLOW_PRIVATE: 'true',
         ...(pg ? { DATABASE_URL: pg.url } : { DATA_DIR: dataDir! }),
         ...(mosquitto ? { MQTT_URL: mosquitto.url } : {}),
+        ...(broker === 'embedded-thread' ? { MQTT_BROKER_THREAD: 'true' } : {}),
         ...ctx.env,
       },
       nodeArgs: [...startFlags(), ...(ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(ctx.profileDir)}`] : []), ...(ctx.nodeArgs ?? [])],

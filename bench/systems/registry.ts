@@ -9,6 +9,7 @@ export const CEILING_LABEL = 'bare aedes (ceiling)'
 export const SYSTEMS = {
   ceiling: { label: CEILING_LABEL, alerts: false, start: startCeiling },
   'precall-pg': { label: 'precall on PostgreSQL', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres') },
+  'precall-pg-thread': { label: 'precall on PostgreSQL, broker on its own thread', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres', 'embedded-thread') },
   'precall-pglite': { label: 'precall on PGlite', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'pglite') },
   'precall-mosquitto': { label: 'precall on PostgreSQL behind Mosquitto', alerts: true, start: (ctx: SystemContext) => startPrecall(ctx, 'postgres', 'mosquitto') },
   'mosquitto-pg': { label: 'Mosquitto + MQTT.js → PostgreSQL', alerts: true, start: userBuilt('plain') },

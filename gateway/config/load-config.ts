@@ -28,6 +28,7 @@ const envSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'expected smtp://user:pass@host:port' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MQTT_BROKER_THREAD: bool.default(false),
   MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(256).max(268_435_455).default(65_536),
   MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(1000),
   MQTT_CLIENT_ID: z.string().regex(/^\S{1,128}$/, 'expected 1-128 characters without spaces').optional(),
@@ -92,7 +93,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   return deepFreeze({
     http: { host: e.HOST, port: e.HTTP_PORT },
     mqtt: {
-      port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
+      port: e.MQTT_PORT, url: e.MQTT_URL, maxPacketBytes: e.MQTT_MAX_PACKET_BYTES, brokerThread: e.MQTT_BROKER_THREAD,
       // The subscriber's session outlives a restart only under a client id the operator keeps; a
       // generated one lasts as long as the process, plus what a reconnect needs.
       receiveMaximum: e.MQTT_RECEIVE_MAXIMUM, clientId: e.MQTT_CLIENT_ID,

@@ -1,5 +1,7 @@
-import { Gauge } from 'prom-client'
 import type { Metrics } from '../metrics.js'
+
+/** What admission counts (a broker thread forwards them to the gateway's Metrics). */
+export type AdmissionMetrics = Pick<Metrics, 'countHeldReads'> & { ingestHeld: { inc(): void } }
 
 /**
  * INGEST_MAX_PENDING's default: a bound on memory for any fleet, far above what the gateway holds
@@ -72,7 +74,7 @@ export const DEFAULT_READ_BUDGET_MS = 20
  * 0 turns the budget off.
  */
 export function createAdmission(opts: {
-  limit: number; unanswered: () => number; metrics: Metrics; readBudgetMs?: number
+  limit: number; unanswered: () => number; metrics: AdmissionMetrics; readBudgetMs?: number
   /** Connections a turn reads before the budget binds (LONG_POLL_CONNECTIONS; tests take fewer). */
   longPollConnections?: number
 }) {
@@ -129,11 +131,7 @@ export function createAdmission(opts: {
     release()
   }
   // Read when scraped, not set at every release (one a held packet under overload).
-  new Gauge({
-    name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)',
-    registers: [metrics.registry],
-    collect() { this.set(held) },
-  })
+  metrics.countHeldReads(() => held)
 
   function release(): void {
     if (held === 0) return

@@ -1,25 +1,35 @@
 import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
-import type { Logger } from 'pino'
-import type { DeviceDirectory } from '../fleet/device-directory.js'
-import type { Metrics } from '../metrics.js'
-import type { HeldConnection, ReadNext } from './admission.js'
+import type { AdmissionMetrics, HeldConnection, ReadNext } from './admission.js'
 import { parseDeviceTopic, type Ingest } from './ingest.js'
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
 const BAD_CREDENTIALS = 4
 const IDENTIFIER_REJECTED = 2
 
-type BrokerOptions = {
+/** What the broker counts: a gateway's Metrics, or a broker thread's stand-in that forwards them (see broker-thread.ts). */
+export type BrokerMetrics = AdmissionMetrics & {
+  connectionsRefused: { inc(labels: { reason: string }): void }
+  mqttClients: { inc(): void; dec(): void }
+}
+type LogFn = (fields: Record<string, unknown>, message: string) => void
+/** What the broker logs through: a pino logger, or a broker thread's stand-in that forwards to one. */
+export type BrokerLog = { debug: LogFn; warn: LogFn; error: LogFn }
+
+export type BrokerOptions = {
   host: string
   port: number
   maxPacketBytes: number
-  directory: DeviceDirectory
-  ingest: Ingest
-  metrics: Metrics
-  log: Logger
+  /** Answers a device's id and secret with the device (its id), or undefined. */
+  directory: { authenticate(id: string, secret: string): Promise<{ id: string } | undefined> }
+  ingest: Pick<Ingest, 'ingest' | 'admitter'>
+  metrics: BrokerMetrics
+  log: BrokerLog
 }
+
+/** How the gateway sends a device a message (commands, notices) through whichever broker. */
+export type PublishOptions = { qos: 0 | 1 | 2; retain: boolean }
 
 /**
  * The embedded broker. Authenticates devices against their stored secret hash, confines each to
@@ -137,6 +147,9 @@ export async function startMqttBroker(opts: BrokerOptions) {
   return {
     broker,
     port,
+    publish: (topic: string, payload: Uint8Array | string, o: PublishOptions) => new Promise<void>((resolve, reject) => {
+      broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) => (err ? reject(err) : resolve()))
+    }),
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()))
       await new Promise<void>((resolve) => server.close(() => resolve()))
@@ -201,4 +214,5 @@ function limitPacketSize(client: Client, maxBytes: number, onRefuse: (size: numb
   }
 }
 
-export type MqttBroker = Awaited<ReturnType<typeof startMqttBroker>>
+/** The embedded broker as the gateway drives it, on the event loop's thread or on its own (broker-thread.ts). */
+export type MqttBroker = Pick<Awaited<ReturnType<typeof startMqttBroker>>, 'port' | 'publish' | 'close'>
