@@ -41,7 +41,7 @@ import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
 import { envFromFlags, withSystemAtRate } from './fixed-load.js'
 import { SYSTEMS, type SystemName } from './systems/registry.js'
-import { postgresCpuUs, processCpuUs, processName, startCpuMeter, threadCpu, WAL_WRITTEN, walWritten } from './process-stats.js'
+import { busiestThreadSince, postgresCpuUs, processCpuUs, processName, startCpuMeter, threadCpu, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -91,7 +91,7 @@ await withSystemAtRate({
   const threads = () => (system.pids.length === 1 ? threadCpu(system.pids[0]!) : undefined)
   const threadsSince = (t0: ReturnType<typeof threadCpu>, seconds: number) => {
     const t1 = threads()!
-    return { user: t1.mainUserUs - t0.mainUserUs, system: t1.mainSystemUs - t0.mainSystemUs, other: t1.otherUs - t0.otherUs, switchesPerSecond: (t1.involuntarySwitches - t0.involuntarySwitches) / seconds }
+    return { user: t1.mainUserUs - t0.mainUserUs, system: t1.mainSystemUs - t0.mainSystemUs, other: t1.otherUs - t0.otherUs, busiest: busiestThreadSince(t0, t1)?.us ?? 0, switchesPerSecond: (t1.involuntarySwitches - t0.involuntarySwitches) / seconds }
   }
   console.log(`${label}, ${devices} devices, ${rate}/s offered at QoS ${qos} with ${faults} faults/s, ${seconds} s rounds`)
   if (profileFile) profiler.start()
@@ -113,7 +113,7 @@ await withSystemAtRate({
     const each = processCpu().map((us, i) => us - before.each[i]!)
     const [own, database, all] = [each.reduce((a, b) => a + b, 0), postgresCpuUs() - before.postgres, machine.read()]
     const apart = names.length > 1 ? ` (${each.map((us, i) => `${names[i]} ${perReading(us)}`).join(', ')})`
-      : threadFigures ? ` (main thread ${perReading(threadFigures.user)} user + ${perReading(threadFigures.system)} kernel, ${threadFigures.switchesPerSecond.toFixed(0)} involuntary switches/s; other threads ${perReading(threadFigures.other)})` : ''
+      : threadFigures ? ` (main thread ${perReading(threadFigures.user)} user + ${perReading(threadFigures.system)} kernel, ${threadFigures.switchesPerSecond.toFixed(0)} involuntary switches/s; other threads ${perReading(threadFigures.other)}, the busiest of them ${perReading(threadFigures.busiest)})` : ''
     const after = await wal()
     const delay = await system.loopDelay?.()
     await sleep(500)

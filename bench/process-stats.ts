@@ -63,22 +63,35 @@ function cpuTicks(statPath: string): [number, number] {
  * profile samples wall time, so it charges time spent waiting for the CPU to whatever call was
  * running: these are the CPU figures. A thread that has ended is no longer listed, so over an
  * interval `otherUs` leaves out threads that ended within it (the gateway's live as long as it does).
+ * `byThread` has each other thread's CPU by its id.
  */
-export function threadCpu(pid: number): { mainUserUs: number; mainSystemUs: number; otherUs: number; involuntarySwitches: number } {
+export function threadCpu(pid: number): { mainUserUs: number; mainSystemUs: number; otherUs: number; involuntarySwitches: number; byThread: Record<string, number> } {
   const [mainUser, mainSystem] = cpuTicks(`/proc/${pid}/task/${pid}/stat`)
   let other = 0
+  const byThread: Record<string, number> = {}
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       if (tid === String(pid)) continue
       const [user, system] = cpuTicks(`/proc/${pid}/task/${tid}/stat`)
       other += user + system
+      byThread[tid] = (user + system) * TICK_US
     }
   } catch { /* gone */ }
   let involuntarySwitches = 0
   try {
     involuntarySwitches = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))?.[1] ?? 0)
   } catch { /* gone */ }
-  return { mainUserUs: mainUser * TICK_US, mainSystemUs: mainSystem * TICK_US, otherUs: other * TICK_US, involuntarySwitches }
+  return { mainUserUs: mainUser * TICK_US, mainSystemUs: mainSystem * TICK_US, otherUs: other * TICK_US, involuntarySwitches, byThread }
+}
+
+/** The other thread that used the most CPU between two readings of threadCpu (a broker thread, say): its id and µs. */
+export function busiestThreadSince(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): { tid: string; us: number } | undefined {
+  let busiest: { tid: string; us: number } | undefined
+  for (const [tid, us] of Object.entries(after.byThread)) {
+    const used = us - (before.byThread[tid] ?? 0)
+    if (!busiest || used > busiest.us) busiest = { tid, us: used }
+  }
+  return busiest
 }
 
 /** A process's command name (`node`, `mosquitto`), from /proc; its pid when it is gone. */

@@ -5,7 +5,7 @@ export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'precall_' })
   const registers = [registry]
-  const heldReads: (() => number)[] = []
+  const heldReads: (() => number | Promise<number>)[] = []
   return {
     registry,
     readingsAccepted: new Counter({ name: 'precall_readings_accepted_total', help: 'Readings, events and status messages durably stored', labelNames: ['kind'], registers }),
@@ -25,10 +25,13 @@ export function createMetrics() {
     ingestQueued: new Gauge({ name: 'precall_ingest_queued', help: 'Readings waiting for a group commit to take them, as of the last commit', registers }),
     ingestHeldReads: new Gauge({
       name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)', registers,
-      collect() { this.set(heldReads.reduce((sum, count) => sum + count(), 0)) },
+      async collect() { this.set((await Promise.all(heldReads.map((count) => count()))).reduce((sum, n) => sum + n, 0)) },
     }),
-    /** Adds a count of held device connections to precall_ingest_held_reads, read when scraped (an admission's, a broker thread's). */
-    countHeldReads(count: () => number) {
+    /**
+     * Adds a count of held device connections to precall_ingest_held_reads, read when scraped (an
+     * admission's, or a broker thread's, which first has the thread send what it has counted).
+     */
+    countHeldReads(count: () => number | Promise<number>) {
       heldReads.push(count)
     },
     ingestHeld: new Counter({ name: 'precall_ingest_held_total', help: 'Times a device connection was not read at once: the gateway held as many unanswered readings as INGEST_MAX_PENDING allows (back-pressure), or a turn had spent INGEST_READ_BUDGET_MS reading (or others waited before it)', registers }),

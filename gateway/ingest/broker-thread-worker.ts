@@ -160,6 +160,10 @@ if (broker) {
           (err: Error) => post({ t: 'published', id: message.id, error: err.message }),
         )
         break
+      case 'sync':
+        flush()
+        post({ t: 'synced' })
+        break
       case 'close':
         broker.close().then(() => post({ t: 'closed' }))
         break

@@ -30,6 +30,7 @@ export type FromBroker =
   | { t: 'refused'; reason: string }
   | { t: 'clients'; by: number }
   | { t: 'log'; level: 'debug' | 'warn' | 'error'; fields: Record<string, unknown>; message: string }
+  | { t: 'synced' }
   | { t: 'closed' }
 
 /** From the gateway's thread to the broker's. */
@@ -37,6 +38,7 @@ export type ToBroker =
   | { t: 'answers'; buffer: ArrayBuffer; count: number; failed: [seq: number, reason: string][] }
   | { t: 'auth'; id: number; deviceId: string | null; error?: string }
   | ({ t: 'publish'; id: number; topic: string; payload: Uint8Array | string } & PublishOptions)
+  | { t: 'sync' }
   | { t: 'close' }
 
 const ANSWERS = 1024
@@ -76,7 +78,13 @@ export async function startBrokerThread(opts: {
   })
   let closed = false
   let heldReads = 0
-  metrics.countHeldReads(() => heldReads)
+  // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
+  // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
+  const syncs: (() => void)[] = []
+  metrics.countHeldReads(async () => {
+    if (!closed) await new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) })
+    return heldReads
+  })
   const post = (message: ToBroker, transfer?: ArrayBuffer[]) => {
     if (!closed) worker.postMessage(message, transfer)
   }
@@ -155,6 +163,8 @@ export async function startBrokerThread(opts: {
         return metrics.mqttClients.inc(message.by)
       case 'log':
         return log[message.level](message.fields, message.message)
+      case 'synced':
+        return syncs.shift()?.()
       case 'closed':
         return closedByBroker?.()
     }
@@ -183,6 +193,7 @@ export async function startBrokerThread(opts: {
       await Promise.race([done, once(worker, 'exit')])
       closed = true
       await worker.terminate()
+      for (const synced of syncs.splice(0)) synced()
       for (const call of publishes.values()) call.reject(new Error('the broker closed'))
       publishes.clear()
     },

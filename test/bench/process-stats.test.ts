@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import { threadCpu } from '../../bench/process-stats.js'
+import { busiestThreadSince, threadCpu } from '../../bench/process-stats.js'
 
 // CPU time, not wall time: test files run two at a time on two cores, so a thread may wait for
 // its core. Each test works until the figure it reads has grown, and fails if it never does.
@@ -31,6 +31,8 @@ describe("the bench's per-thread CPU reading", () => {
         now = threadCpu(process.pid)
       }
       expect(now.otherUs - before.otherUs).toBeGreaterThanOrEqual(WORK_US)
+      // Most of it on one thread: the worker's.
+      expect(busiestThreadSince(before, now)!.us).toBeGreaterThanOrEqual((now.otherUs - before.otherUs) / 2)
       // The main thread only slept and polled meanwhile.
       expect(now.mainUserUs + now.mainSystemUs - before.mainUserUs - before.mainSystemUs).toBeLessThan(now.otherUs - before.otherUs)
     } finally {
@@ -40,6 +42,6 @@ describe("the bench's per-thread CPU reading", () => {
   })
 
   it('reads nothing for a process that is gone', () => {
-    expect(threadCpu(2 ** 22 + 1)).toEqual({ mainUserUs: 0, mainSystemUs: 0, otherUs: 0, involuntarySwitches: 0 })
+    expect(threadCpu(2 ** 22 + 1)).toEqual({ mainUserUs: 0, mainSystemUs: 0, otherUs: 0, involuntarySwitches: 0, byThread: {} })
   })
 })

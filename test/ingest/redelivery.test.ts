@@ -4,7 +4,7 @@ import mqtt from 'mqtt'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createTestDatabaseUrl } from '../support/databases.js'
-import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
+import { BROKER_PLACEMENTS, registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
 // A trigger makes PostgreSQL refuse one device's readings until it is dropped: the store fails
 // the way it does when the database is away, for that device only.
@@ -31,8 +31,8 @@ const storedSeqs = async (t: TestGateway, deviceId: string) =>
 const reading = (seq: number) => JSON.stringify({ ts: Date.now() - 1000, seq, metrics: { drain_time_s: 42 } })
 
 describe('a reading that could not be stored is not acknowledged, and comes again', () => {
-  it('over the embedded broker: the device is dropped and sends it again when it reconnects', async () => {
-    const t = await startTestGateway('postgres')
+  it.each(BROKER_PLACEMENTS)('over the embedded broker %s: the device is dropped and sends it again when it reconnects', async (_, placement) => {
+    const t = await startTestGateway('postgres', placement)
     try {
       const [device] = await registerFleet(t, 1, `sfe${process.pid}`)
       const restore = await failStoresOf(t, device.id)

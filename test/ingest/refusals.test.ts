@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import mqtt from 'mqtt'
-import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
+import { BROKER_PLACEMENTS, registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
 const metricValue = async (t: TestGateway, name: string, labels: string) => {
   const body = (await t.gateway.http.inject({ url: '/metrics' })).body
@@ -9,7 +9,7 @@ const metricValue = async (t: TestGateway, name: string, labels: string) => {
 }
 const closed = (client: mqtt.MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()))
 
-describe('ingest refuses bad input, counts it, and keeps serving good devices', () => {
+describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, counts it, and keeps serving good devices', (_, placement) => {
   let t: TestGateway
   let good: { id: string; secret: string }
   let bad: { id: string; secret: string }
@@ -23,7 +23,7 @@ describe('ingest refuses bad input, counts it, and keeps serving good devices', 
   }
 
   beforeAll(async () => {
-    t = await startTestGateway('postgres', { MQTT_MAX_PACKET_BYTES: '1024' })
+    t = await startTestGateway('postgres', { MQTT_MAX_PACKET_BYTES: '1024', ...placement })
     ;[good, bad] = await registerFleet(t, 2)
     goodClient = await t.connectDevice(good.id, good.secret)
   })

@@ -5,6 +5,12 @@ import { createTestDatabaseUrl, type Backend } from './databases.js'
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789'
 
+/** Where the embedded broker runs: on the event loop's thread (the default) or on its own (MQTT_BROKER_THREAD). */
+export const BROKER_PLACEMENTS = [
+  ['on the event loop\'s thread', {}],
+  ['on its own thread', { MQTT_BROKER_THREAD: 'true' }],
+] as const satisfies readonly (readonly [string, Record<string, string>])[]
+
 export type TestGateway = Awaited<ReturnType<typeof startTestGateway>>
 
 /** A real gateway on ports 0: embedded aedes, and PGlite in memory or a fresh PostgreSQL database. */

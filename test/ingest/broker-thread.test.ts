@@ -1,0 +1,91 @@
+import { once } from 'node:events'
+import { createServer, type AddressInfo } from 'node:net'
+import { sql } from 'drizzle-orm'
+import mqtt from 'mqtt'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { DRAIN_RULE, expectStatus, registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
+
+// The broker thread's own behaviour; what it shares with the broker on the event loop's thread
+// (refusals, admission, redelivery) runs in both placements in those tests.
+describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
+  let t: TestGateway
+  let device: { id: string; secret: string }
+  const metrics = async () => (await t.gateway.http.inject({ url: '/metrics' })).body
+
+  beforeAll(async () => {
+    t = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true', NOTIFY_DEVICE_NOTICE: 'true', NOTIFY_QUIET_HOURS: 'off', NOTIFY_POLL_MS: '100' })
+    ;[device] = await registerFleet(t, 1, `bth${process.pid}`)
+  }, 60_000)
+  afterAll(async () => t?.close())
+
+  it('stores what devices publish, from many connections at once, and acknowledges each once stored', async () => {
+    const fleet = await registerFleet2(t, 20)
+    const clients = await Promise.all(fleet.map((d) => t.connectDevice(d.id, d.secret)))
+    const ts = Date.now() - 60_000
+    // Different payload sizes and topics cross in the same batches.
+    await Promise.all(clients.flatMap((client, i) => Array.from({ length: 25 }, (_, seq) =>
+      client.publishAsync(`devices/${fleet[i]!.id}/telemetry`, JSON.stringify({ ts: ts + seq, seq, metrics: { drain_time_s: seq * 10 + i, ...(seq % 2 ? { motor_current_a: 1.5 } : {}) } }), { qos: 1 }))))
+    // Acknowledged means committed: no settle() before reading them back.
+    const rows = await t.gateway.database.query<{ device_id: string; n: number; drain: number }>(sql`
+      select device_id, count(*)::int as n, sum((metrics->>'drain_time_s')::int)::int as drain from readings where device_id like 'btf-%' group by device_id order by device_id`)
+    expect(rows).toEqual(fleet.map((d, i) => ({ device_id: d.id, n: 25, drain: 25 * i + 10 * (24 * 25) / 2 })))
+    expect(await metrics()).toMatch(/^precall_mqtt_clients 20$/m)
+    await Promise.all(clients.map((c) => c.endAsync()))
+    await vi.waitFor(async () => expect(await metrics()).toMatch(/^precall_mqtt_clients 0$/m))
+  })
+
+  it('sends the gateway\'s own messages to devices: a ticket\'s notice reaches the appliance\'s display, retained', async () => {
+    expectStatus(await t.api('POST', '/customers', { id: 'c-mqtt', name: 'Ana', locale: 'en', timezone: 'UTC', channels: [{ type: 'mqtt', address: 'app', consent: true }] }), 201)
+    const washer = expectStatus(await t.api('POST', '/devices', { id: `btn${process.pid}`, typeId: 'washer', customerId: 'c-mqtt', model: 'WM-8', serial: 'SN-btn' }), 201).body
+    expectStatus(await t.api('POST', '/rules', DRAIN_RULE), 201)
+    const client = await t.connectDevice(washer.id, washer.secret)
+    const t0 = Date.now() - 3_600_000
+    const display = await t.connectDevice(washer.id, washer.secret, { clientId: `${washer.id}-display` })
+    const live: { topic: string; payload: any }[] = []
+    display.on('message', (topic, payload) => live.push({ topic, payload: JSON.parse(payload.toString()) }))
+    await display.subscribeAsync(`devices/${washer.id}/commands/#`, { qos: 1 })
+    for (let m = 0; m <= 10; m++) {
+      await client.publishAsync(`devices/${washer.id}/telemetry`, JSON.stringify({ ts: t0 + m * 60_000, seq: m, metrics: { drain_time_s: 150 } }), { qos: 1 })
+    }
+    await vi.waitFor(() => expect(live).toHaveLength(1), { timeout: 10_000 })
+    const [ticket] = (await t.api('GET', `/tickets?deviceId=${washer.id}`)).body
+    expect(live[0]).toEqual({ topic: `devices/${washer.id}/commands/notice`, payload: expect.objectContaining({ ticketId: ticket.id, deviceId: washer.id, kind: 'opened' }) })
+    // Published retained: a display that subscribes later gets it too, marked as retained.
+    const late = await t.connectDevice(washer.id, washer.secret, { clientId: `${washer.id}-late` })
+    const retained = new Promise<[string, Buffer, mqtt.IPublishPacket]>((resolve) => late.once('message', (...args) => resolve(args)))
+    await late.subscribeAsync(`devices/${washer.id}/commands/#`, { qos: 1 })
+    const [topic, , packet] = await retained
+    expect({ topic, retain: packet.retain }).toEqual({ topic: `devices/${washer.id}/commands/notice`, retain: true })
+  }, 30_000)
+
+  it('refuses to start on a port already taken, naming the port', async () => {
+    const taken = createServer()
+    taken.listen(0, '127.0.0.1')
+    await once(taken, 'listening')
+    const { port } = taken.address() as AddressInfo
+    try {
+      await expect(startTestGateway('pglite', { MQTT_BROKER_THREAD: 'true', MQTT_PORT: String(port) }))
+        .rejects.toMatchObject({ code: 'EADDRINUSE', port })
+    } finally {
+      taken.close()
+    }
+  }, 30_000)
+
+  it('stops listening on close: the port refuses connections afterwards', async () => {
+    const other = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true' })
+    const url = other.mqttUrl
+    await other.close()
+    await expect(mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 })).rejects.toThrow(/ECONNREFUSED/)
+  }, 30_000)
+
+  /** `count` more washers of the fleet's customer, as btf-NN. */
+  async function registerFleet2(gateway: TestGateway, count: number) {
+    const out: { id: string; secret: string }[] = []
+    for (let i = 0; i < count; i++) {
+      const id = `btf-${String(i).padStart(2, '0')}`
+      const res = expectStatus(await gateway.api('POST', '/devices', { id, typeId: 'washer', customerId: 'c-1', model: 'WM-8', serial: `SN-${id}` }), 201)
+      out.push({ id, secret: res.body.secret })
+    }
+    return out
+  }
+})
