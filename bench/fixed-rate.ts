@@ -22,7 +22,8 @@
  * for precall, the gateway's event-loop delay p99 and max over the round (a long turn delays every
  * round trip waiting on it, and a fault waits for several), and its event loop's thread apart from
  * its other threads: user and kernel CPU a reading, and how often a second it lost its core while
- * runnable (see threadCpu: a CPU profile cannot tell these apart). `--checkpoint` starts each round with
+ * runnable (see threadCpu: a CPU profile cannot tell these apart), and the busiest of the others (the
+ * broker's, with MQTT_BROKER_THREAD); the system's RSS at the round's end. `--checkpoint` starts each round with
  * a CHECKPOINT, so every round holds the burst of full-page images that follows one, as a long run
  * does every few minutes. `--node-arg` passes a
  * flag to the gateway's node (`--node-arg=--trace-gc`), `--env` sets a variable of the gateway's
@@ -41,7 +42,7 @@ import postgres from 'postgres'
 import { TEST_DATABASE_URL } from '../test/support/databases.js'
 import { envFromFlags, withSystemAtRate } from './fixed-load.js'
 import { SYSTEMS, type SystemName } from './systems/registry.js'
-import { busiestThreadSince, postgresCpuUs, processCpuUs, processName, startCpuMeter, threadCpu, WAL_WRITTEN, walWritten } from './process-stats.js'
+import { busiestThreadSince, postgresCpuUs, processCpuUs, processName, rssBytes, startCpuMeter, threadCpu, WAL_WRITTEN, walWritten } from './process-stats.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -123,7 +124,8 @@ await withSystemAtRate({
       `all but this process ${perReading(all)}; WAL ${perReading(after.bytes - before.wal.bytes)} B and ` +
       `${((after.fpi - before.wal.fpi) / handled).toFixed(3)} full pages a reading; PUBACK p50 ${result.p50Ms.toFixed(1)} / p99 ${result.p99Ms.toFixed(1)} ms` +
       `${result.skipped > 0 ? `; ${result.skipped} publishes skipped at the in-flight cap` : ''}${faultFigures}` +
-      `${delay ? `; event-loop delay p99 ${delay.p99Ms.toFixed(0)} / max ${delay.maxMs.toFixed(0)} ms` : ''}`)
+      `${delay ? `; event-loop delay p99 ${delay.p99Ms.toFixed(0)} / max ${delay.maxMs.toFixed(0)} ms` : ''}` +
+      `; RSS ${(system.pids.reduce((sum, pid) => sum + rssBytes(pid), 0) / 2 ** 20).toFixed(0)} MB`)
   }
   if (profileFile) {
     await profiler.stop()
