@@ -120,7 +120,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   let broker: MqttBroker | undefined
   let subscriber: Awaited<ReturnType<typeof startMqttSubscriber>> | undefined
   const http = await createHttpServer({ log, metrics, tokens })
-  await http.register(healthRoutes, { database, metrics, isReady: () => ready, brokerConnected: () => subscriber?.client.connected ?? true })
+  await http.register(healthRoutes, { database, metrics, isReady: () => ready, brokerConnected: () => subscriber?.client.connected ?? broker?.running ?? true })
   await http.register(async (api) => {
     await api.register(fleetRoutes, { fleet })
     await api.register(ruleRoutes, { rules: ruleStore, detections: createDetectionLog(database), backtester: createBacktester(database, ruleStore), onChange: runner.reload })
@@ -163,7 +163,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         }
         broker = config.mqtt.brokerThread
           ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs })
-          : await startMqttBroker(brokerOptions)
+          : { ...(await startMqttBroker(brokerOptions)), running: true }
       }
       publishMqtt = broker
         ? broker.publish

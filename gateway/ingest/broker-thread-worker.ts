@@ -40,8 +40,9 @@ const directory = {
 
 /**
  * Readings on their way to the gateway: each an id, its topic's code and its payload, packed into
- * one buffer a batch that is handed over (transferred, not copied). A topic (a device and channel)
- * crosses once as text and then as its code; the codes start again past MAX_TOPICS.
+ * a buffer kept for packing, and handed over as a copy of what it holds (transferred, not cloned
+ * again): a batch is mostly a few kilobytes, less than a fresh buffer a batch would be. A topic (a device and channel) crosses once as text and then
+ * as its code; the codes start again past MAX_TOPICS.
  */
 const BATCH_BYTES = 64 * 1024
 const MAX_TOPICS = 65_536
@@ -62,13 +63,17 @@ function flush() {
   flushQueued = false
   if (items === 0 && heldSinceSent === 0 && admission.held === heldReadsSent) return
   heldReadsSent = admission.held
-  post({ t: 'readings', buffer, used, items, topics: newTopics, resetTopics, held: heldSinceSent, heldReads: heldReadsSent }, [buffer])
+  const packed = buffer.slice(0, used)
+  post({ t: 'readings', buffer: packed, items, topics: newTopics, resetTopics, held: heldSinceSent, heldReads: heldReadsSent }, [packed])
   heldSinceSent = 0
   newTopics = []
   resetTopics = false
-  buffer = new ArrayBuffer(BATCH_BYTES)
-  view = new DataView(buffer)
-  bytes = new Uint8Array(buffer)
+  if (buffer.byteLength > BATCH_BYTES) {
+    // Grown for one large payload: back to the usual size.
+    buffer = new ArrayBuffer(BATCH_BYTES)
+    view = new DataView(buffer)
+    bytes = new Uint8Array(buffer)
+  }
   used = 0
   items = 0
 }

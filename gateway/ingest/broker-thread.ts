@@ -24,7 +24,7 @@ export const ITEM_HEADER_BYTES = 12
 export type FromBroker =
   | { t: 'listening'; port: number }
   | { t: 'failed'; message: string; code?: string; port?: number }
-  | { t: 'readings'; buffer: ArrayBuffer; used: number; items: number; topics: [code: number, deviceId: string, channel: string, topic: string][]; resetTopics: boolean; held: number; heldReads: number }
+  | { t: 'readings'; buffer: ArrayBuffer; items: number; topics: [code: number, deviceId: string, channel: string, topic: string][]; resetTopics: boolean; held: number; heldReads: number }
   | { t: 'auth'; id: number; username: string; password: string }
   | { t: 'published'; id: number; error?: string }
   | { t: 'refused'; reason: string }
@@ -89,15 +89,16 @@ export async function startBrokerThread(opts: {
     if (!closed) worker.postMessage(message, transfer)
   }
 
-  // Answers collected while the event loop's thread runs, sent once it has done (a microtask).
+  // Answers collected while the event loop's thread runs, sent once it has done (a microtask), as
+  // a copy of those collected.
   let answered = new Uint32Array(ANSWERS)
   let count = 0
   let failed: [number, string][] = []
   let sendQueued = false
   function sendAnswers() {
     sendQueued = false
-    post({ t: 'answers', buffer: answered.buffer as ArrayBuffer, count, failed }, [answered.buffer as ArrayBuffer])
-    answered = new Uint32Array(ANSWERS)
+    const ids = answered.buffer.slice(0, count * 4) as ArrayBuffer
+    post({ t: 'answers', buffer: ids, count, failed }, [ids])
     count = 0
     failed = []
   }
@@ -169,7 +170,9 @@ export async function startBrokerThread(opts: {
         return closedByBroker?.()
     }
   })
+  let running = true
   worker.on('error', (err) => log.fatal({ err }, 'the broker thread failed: devices cannot connect or publish'))
+  worker.on('exit', () => { running = false })
 
   const [started] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(() => [undefined])])) as [FromBroker | undefined]
   if (started?.t !== 'listening') {
@@ -180,6 +183,9 @@ export async function startBrokerThread(opts: {
 
   return {
     port: started.port,
+    get running() {
+      return running && !closed
+    },
     publish: (topic, payload, o) => new Promise<void>((resolve, reject) => {
       if (closed) return reject(new Error('the broker is closed'))
       const id = nextPublish++

@@ -215,4 +215,7 @@ function limitPacketSize(client: Client, maxBytes: number, onRefuse: (size: numb
 }
 
 /** The embedded broker as the gateway drives it, on the event loop's thread or on its own (broker-thread.ts). */
-export type MqttBroker = Pick<Awaited<ReturnType<typeof startMqttBroker>>, 'port' | 'publish' | 'close'>
+export type MqttBroker = Pick<Awaited<ReturnType<typeof startMqttBroker>>, 'port' | 'publish' | 'close'> & {
+  /** False once a broker thread has stopped without being closed: devices can no longer connect (readyz fails). */
+  readonly running: boolean
+}

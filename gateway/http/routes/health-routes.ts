@@ -6,7 +6,8 @@ import type { Metrics } from '../../metrics.js'
 
 /**
  * `isReady`: started. `brokerConnected`: with an external broker, whether the subscriber is
- * connected to it (readings cannot arrive otherwise); always true with the embedded one.
+ * connected to it (readings cannot arrive otherwise); with the embedded one, false only once a
+ * broker thread has stopped (MQTT_BROKER_THREAD).
  */
 export const healthRoutes: FastifyPluginAsyncZod<{ database: Database; metrics: Metrics; isReady(): boolean; brokerConnected(): boolean }> = async (app, opts) => {
   app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }))
