@@ -10,9 +10,9 @@ import type { Done } from './group-commit.js'
 import { startMqttBroker, type BrokerLog, type BrokerMetrics } from './mqtt-broker.js'
 import { ITEM_HEADER_BYTES, type FromBroker, type ToBroker, type BrokerThreadSettings } from './broker-thread.js'
 
-const port = parentPort!
+const gateway = parentPort!
 const settings = (workerData as { settings: BrokerThreadSettings }).settings
-const post = (message: FromBroker, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer)
+const post = (message: FromBroker, transfer?: ArrayBuffer[]) => gateway.postMessage(message, transfer)
 
 // Counted here, sent with the next batch or within a second.
 let heldSinceSent = 0
@@ -27,7 +27,7 @@ const logAt = (level: 'debug' | 'warn' | 'error') => (fields: Record<string, unk
 }
 const log: BrokerLog = { debug: logAt('debug'), warn: logAt('warn'), error: logAt('error') }
 
-// Calls answered by the gateway: authentications, and its publishes' completions.
+// Authentications the gateway has yet to answer, by call id.
 let nextCall = 1
 const calls = new Map<number, { resolve(value: string | null): void; reject(err: Error): void }>()
 const directory = {
@@ -41,8 +41,9 @@ const directory = {
 /**
  * Readings on their way to the gateway: each an id, its topic's code and its payload, packed into
  * a buffer kept for packing, and handed over as a copy of what it holds (transferred, not cloned
- * again): a batch is mostly a few kilobytes, less than a fresh buffer a batch would be. A topic (a device and channel) crosses once as text and then
- * as its code; the codes start again past MAX_TOPICS.
+ * again): a batch is mostly a few kilobytes, less than a fresh buffer a batch would be. A topic (a
+ * device and channel) crosses once as text and then as its code; the codes start again past
+ * MAX_TOPICS.
  */
 const BATCH_BYTES = 64 * 1024
 const MAX_TOPICS = 65_536
@@ -141,7 +142,7 @@ const broker = await startMqttBroker({ host: settings.host, port: settings.port,
 if (broker) {
   setInterval(flush, 1000).unref()
 
-  port.on('message', (message: ToBroker) => {
+  gateway.on('message', (message: ToBroker) => {
     switch (message.t) {
       case 'answers': {
         const seqs = new Uint32Array(message.buffer, 0, message.count)

@@ -64,7 +64,7 @@ describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
     await once(taken, 'listening')
     const { port } = taken.address() as AddressInfo
     try {
-      await expect(startTestGateway('pglite', { MQTT_BROKER_THREAD: 'true', MQTT_PORT: String(port) }))
+      await expect(startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true', MQTT_PORT: String(port) }))
         .rejects.toMatchObject({ code: 'EADDRINUSE', port })
     } finally {
       taken.close()

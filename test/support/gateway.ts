@@ -24,7 +24,12 @@ export async function startTestGateway(backend: Backend, env: Record<string, str
     ...env,
   })
   const gateway: Gateway = await buildGateway(config, options)
-  const { httpPort, mqttPort } = await gateway.listen()
+  const { httpPort, mqttPort } = await gateway.listen().catch(async (err: unknown) => {
+    // A port taken, say: nothing of this gateway outlives the test that expected it to fail.
+    await gateway.close().catch(() => {})
+    await pg?.drop()
+    throw err
+  })
   const clients: MqttClient[] = []
 
   async function api<T = any>(method: string, path: string, body?: unknown, token = TEST_ADMIN_TOKEN): Promise<{ status: number; body: T }> {
