@@ -106,12 +106,13 @@ export async function startBrokerThread(opts: {
     workerData: { module: new URL('./broker-thread-worker.ts', import.meta.url).href, settings },
   }))
   let closed = false
+  let running = true
   let heldReads = 0
   // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
   // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
   const syncs: (() => void)[] = []
   metrics.countHeldReads(async () => {
-    if (!closed) await new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) })
+    if (running && !closed) await new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) })
     return heldReads
   })
   const post = (message: ToBroker, transfer?: ArrayBuffer[]) => {
@@ -199,9 +200,14 @@ export async function startBrokerThread(opts: {
         return closedByBroker?.()
     }
   })
-  let running = true
   worker.on('error', (err) => log.fatal({ err }, 'the broker thread failed: devices cannot connect or publish'))
-  worker.on('exit', () => { running = false })
+  worker.on('exit', () => {
+    running = false
+    // A scrape or a publish waiting for the thread's answer has none coming.
+    for (const synced of syncs.splice(0)) synced()
+    for (const call of publishes.values()) call.reject(new Error('the broker thread stopped'))
+    publishes.clear()
+  })
 
   const [started] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(() => [undefined])])) as [FromBroker | undefined]
   if (started?.t !== 'listening') {
@@ -216,7 +222,7 @@ export async function startBrokerThread(opts: {
       return running && !closed
     },
     publish: (topic, payload, o) => new Promise<void>((resolve, reject) => {
-      if (closed) return reject(new Error('the broker is closed'))
+      if (closed || !running) return reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped'))
       const id = nextPublish++
       publishes.set(id, { resolve, reject })
       post({ t: 'publish', id, topic, payload, qos: o.qos, retain: o.retain })
