@@ -163,7 +163,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         }
         broker = config.mqtt.brokerThread
           ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs })
-          : { ...(await startMqttBroker(brokerOptions)), running: true }
+          : await startMqttBroker(brokerOptions)
       }
       publishMqtt = broker
         ? broker.publish

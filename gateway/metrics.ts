@@ -5,7 +5,8 @@ export function createMetrics() {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'precall_' })
   const registers = [registry]
-  const heldReads: (() => number | Promise<number>)[] = []
+  const heldReads: (() => number)[] = []
+  const beforeScrape: (() => Promise<void>)[] = []
   return {
     registry,
     readingsAccepted: new Counter({ name: 'precall_readings_accepted_total', help: 'Readings, events and status messages durably stored', labelNames: ['kind'], registers }),
@@ -25,14 +26,19 @@ export function createMetrics() {
     ingestQueued: new Gauge({ name: 'precall_ingest_queued', help: 'Readings waiting for a group commit to take them, as of the last commit', registers }),
     ingestHeldReads: new Gauge({
       name: 'precall_ingest_held_reads', help: 'Device connections waiting to be read until commits make room or the next turn (see precall_ingest_held_total)', registers,
-      async collect() { this.set((await Promise.all(heldReads.map((count) => count()))).reduce((sum, n) => sum + n, 0)) },
+      collect() { this.set(heldReads.reduce((sum, count) => sum + count(), 0)) },
     }),
-    /**
-     * Adds a count of held device connections to precall_ingest_held_reads, read when scraped (an
-     * admission's, or a broker thread's, which first has the thread send what it has counted).
-     */
-    countHeldReads(count: () => number | Promise<number>) {
+    /** Adds a count of held device connections to precall_ingest_held_reads, read when scraped (an admission's, a broker thread's). */
+    countHeldReads(count: () => number) {
       heldReads.push(count)
+    },
+    /** Runs before every scrape, named metrics or all: a broker thread has what it counted sent over first. */
+    beforeScrape(hook: () => Promise<void>) {
+      beforeScrape.push(hook)
+    },
+    /** Awaits every `beforeScrape` hook (the /metrics route). */
+    async scraping() {
+      await Promise.all(beforeScrape.map((hook) => hook()))
     },
     ingestHeld: new Counter({ name: 'precall_ingest_held_total', help: 'Times a device connection was not read at once: the gateway held as many unanswered readings as INGEST_MAX_PENDING allows (back-pressure), or a turn had spent INGEST_READ_BUDGET_MS reading (or others waited before it)', registers }),
     ingestCommitSeconds: new Histogram({ name: 'precall_ingest_commit_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1], registers }),

@@ -52,9 +52,10 @@ const waiting = new Map<number, Done<unknown>>()
 const topicCodes = new Map<string, number>()
 let newTopics: [number, string, string, string][] = []
 let resetTopics = false
-let buffer = new ArrayBuffer(BATCH_BYTES)
-let view = new DataView(buffer)
-let bytes = new Uint8Array(buffer)
+let buffer!: ArrayBuffer
+let view!: DataView
+let bytes!: Uint8Array
+packInto(BATCH_BYTES)
 let used = 0
 let items = 0
 let flushQueued = false
@@ -69,14 +70,17 @@ function flush() {
   heldSinceSent = 0
   newTopics = []
   resetTopics = false
-  if (buffer.byteLength > BATCH_BYTES) {
-    // Grown for one large payload: back to the usual size.
-    buffer = new ArrayBuffer(BATCH_BYTES)
-    view = new DataView(buffer)
-    bytes = new Uint8Array(buffer)
-  }
+  // Grown for one large payload: back to the usual size.
+  if (buffer.byteLength > BATCH_BYTES) packInto(BATCH_BYTES)
   used = 0
   items = 0
+}
+
+/** Packs from now on into a buffer of `size` bytes. */
+function packInto(size: number) {
+  buffer = new ArrayBuffer(size)
+  view = new DataView(buffer)
+  bytes = new Uint8Array(buffer)
 }
 
 function codeOf(topic: string, deviceId: string, channel: string): number {
@@ -102,11 +106,7 @@ const ingest = {
     const size = ITEM_HEADER_BYTES + payload.length
     if (used + size > buffer.byteLength) {
       flush()
-      if (size > buffer.byteLength) {
-        buffer = new ArrayBuffer(size)
-        view = new DataView(buffer)
-        bytes = new Uint8Array(buffer)
-      }
+      if (size > buffer.byteLength) packInto(size)
     }
     const seq = nextSeq++
     waiting.set(seq, done)

@@ -108,12 +108,12 @@ export async function startBrokerThread(opts: {
   let closed = false
   let running = true
   let heldReads = 0
+  metrics.countHeldReads(() => heldReads)
   // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
   // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
   const syncs: (() => void)[] = []
-  metrics.countHeldReads(async () => {
+  metrics.beforeScrape(async () => {
     if (running && !closed) await new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) })
-    return heldReads
   })
   const post = (message: ToBroker, transfer?: ArrayBuffer[]) => {
     if (!closed) worker.postMessage(message, transfer)
@@ -203,9 +203,9 @@ export async function startBrokerThread(opts: {
   worker.on('error', (err) => log.fatal({ err }, 'the broker thread failed: devices cannot connect or publish'))
   worker.on('exit', () => {
     running = false
-    // A scrape or a publish waiting for the thread's answer has none coming.
+    // A scrape or a publish waiting for the thread's answer has none coming (closed, or stopped).
     for (const synced of syncs.splice(0)) synced()
-    for (const call of publishes.values()) call.reject(new Error('the broker thread stopped'))
+    for (const call of publishes.values()) call.reject(new Error(closed ? 'the broker closed' : 'the broker thread stopped'))
     publishes.clear()
   })
 
@@ -218,11 +218,12 @@ export async function startBrokerThread(opts: {
 
   return {
     port: started.port,
+    /** False once the thread has exited, closed or not: devices can no longer connect (readyz fails). */
     get running() {
-      return running && !closed
+      return running
     },
     publish: (topic, payload, o) => new Promise<void>((resolve, reject) => {
-      if (closed || !running) return reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped'))
+      if (!running) return reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped'))
       const id = nextPublish++
       publishes.set(id, { resolve, reject })
       post({ t: 'publish', id, topic, payload, qos: o.qos, retain: o.retain })
@@ -233,10 +234,8 @@ export async function startBrokerThread(opts: {
       post({ t: 'close' })
       await Promise.race([done, once(worker, 'exit')])
       closed = true
+      // Its 'exit' settles what still waits on it.
       await worker.terminate()
-      for (const synced of syncs.splice(0)) synced()
-      for (const call of publishes.values()) call.reject(new Error('the broker closed'))
-      publishes.clear()
     },
   }
 }

@@ -144,13 +144,19 @@ export async function startMqttBroker(opts: BrokerOptions) {
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : opts.port
 
+  let closed = false
   return {
     broker,
     port,
+    /** Until closed: on the event loop's thread, the broker stops only with the gateway. */
+    get running() {
+      return !closed
+    },
     publish: (topic: string, payload: Uint8Array | string, o: PublishOptions) => new Promise<void>((resolve, reject) => {
       broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: o.qos, retain: o.retain, dup: false }, (err) => (err ? reject(err) : resolve()))
     }),
     async close() {
+      closed = true
       await new Promise<void>((resolve) => broker.close(() => resolve()))
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
@@ -215,7 +221,4 @@ function limitPacketSize(client: Client, maxBytes: number, onRefuse: (size: numb
 }
 
 /** The embedded broker as the gateway drives it, on the event loop's thread or on its own (broker-thread.ts). */
-export type MqttBroker = Pick<Awaited<ReturnType<typeof startMqttBroker>>, 'port' | 'publish' | 'close'> & {
-  /** False once a broker thread has stopped without being closed: devices can no longer connect (readyz fails). */
-  readonly running: boolean
-}
+export type MqttBroker = Pick<Awaited<ReturnType<typeof startMqttBroker>>, 'port' | 'publish' | 'close' | 'running'>

@@ -58,6 +58,13 @@ describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
     expect({ topic, retain: packet.retain }).toEqual({ topic: `devices/${washer.id}/commands/notice`, retain: true })
   }, 30_000)
 
+  it('has what it counted in the next scrape, of chosen metrics too: a refusal a device has just seen', async () => {
+    await expect(mqtt.connectAsync(t.mqttUrl, { clientId: 'bt-bad', username: device.id, password: 'not-the-secret', reconnectPeriod: 0 }))
+      .rejects.toThrow(/Bad username or password/)
+    const body = (await t.gateway.http.inject({ url: '/metrics?name=precall_mqtt_refused_total' })).body
+    expect(body).toMatch(/^precall_mqtt_refused_total\{reason="bad_credentials"\} 1$/m)
+  })
+
   it('refuses to start on a port already taken, naming the port', async () => {
     const taken = createServer()
     taken.listen(0, '127.0.0.1')

@@ -25,6 +25,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ database: Database; metrics: 
   // read without waiting for the KPI gauges, whose queries queue behind a busy database.
   app.get('/metrics', { schema: { hide: true, querystring: z.object({ name: z.union([z.string(), z.array(z.string())]).optional() }) } }, async (req, reply) => {
     const { registry } = opts.metrics
+    await opts.metrics.scraping()
     const names = req.query.name === undefined ? undefined : [req.query.name].flat()
     const body = names === undefined ? await registry.metrics()
       : (await Promise.all(names.filter((n) => registry.getSingleMetric(n)).map((n) => registry.getSingleMetricAsString(n)))).join('\n')
