@@ -42,7 +42,7 @@ async function main() {
   for (const batch of batches) {
     await handedOver(batch, Math.min(items, 100_000))
     const { main, worker } = await handedOver(batch, items)
-    console.log(`handed over in batches of ${batch}: main thread ${main.toFixed(2)} + the worker and other threads ${worker.toFixed(2)} µs an item, ${((main + worker) / baseline).toFixed(2)} × the baseline`)
+    console.log(`handed over in batches of ${batch}: main thread ${main.toFixed(2)} + the worker and other threads ${worker.toFixed(2)} µs an item, ${baseline > 0 ? `${((main + worker) / baseline).toFixed(2)} × the baseline` : 'no ratio: the baseline is under a clock tick (more --items)'}`)
   }
 }
 
