@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads'
 import pino, { type Logger } from 'pino'
 import type { Config } from './config/load-config.js'
 import { openDatabase } from './db/database.js'
@@ -44,6 +45,8 @@ export type GatewayOptions = {
   now?: () => number
   /** Subscription used with an external broker (MQTT_URL); tests isolate themselves with their own share group. */
   mqttTopic?: string
+  /** Called with each embedded broker thread started (MQTT_BROKER_THREAD): tests stop one to see it started again. */
+  onBrokerThread?: (worker: Worker) => void
 }
 
 /**
@@ -162,7 +165,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
           directory, ingest, metrics, log: log.child({ component: 'mqtt' }),
         }
         broker = config.mqtt.brokerThread
-          ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs })
+          ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs, onThread: options.onBrokerThread })
           : await startMqttBroker(brokerOptions)
       }
       publishMqtt = broker

@@ -22,6 +22,7 @@ export function createMetrics() {
     readingsLate: new Counter({ name: 'precall_readings_late_total', help: 'Readings stored but too late in event time for rule evaluation', registers }),
     connectionsRefused: new Counter({ name: 'precall_mqtt_refused_total', help: 'MQTT connections, publishes and subscriptions refused, by reason', labelNames: ['reason'], registers }),
     mqttClients: new Gauge({ name: 'precall_mqtt_clients', help: 'Connected MQTT clients', registers }),
+    brokerThreadRestarts: new Counter({ name: 'precall_broker_thread_restarts_total', help: 'Times the embedded broker\'s thread (MQTT_BROKER_THREAD) stopped without being closed and was started again on its port (its devices reconnect and send again what was not acknowledged)', registers }),
     ingestBatchSize: new Histogram({ name: 'precall_ingest_batch_size', help: 'Messages per group commit', buckets: [1, 5, 20, 100, 500, 2000], registers }),
     ingestQueued: new Gauge({ name: 'precall_ingest_queued', help: 'Readings waiting for a group commit to take them, as of the last commit', registers }),
     ingestHeldReads: new Gauge({

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { createAdmission } from './admission.js'
 import type { Done } from './group-commit.js'
 import { startMqttBroker, type BrokerLog, type BrokerMetrics } from './mqtt-broker.js'
-import { ITEM_HEADER_BYTES, type FromBroker, type ToBroker, type BrokerThreadSettings } from './broker-thread.js'
+import { createPendingCalls, ITEM_HEADER_BYTES, type BrokerThreadSettings, type FromBroker, type ToBroker } from './broker-thread-protocol.js'
 
 const gateway = parentPort!
 const settings = (workerData as { settings: BrokerThreadSettings }).settings
@@ -27,15 +27,13 @@ const logAt = (level: 'debug' | 'warn' | 'error') => (fields: Record<string, unk
 }
 const log: BrokerLog = { debug: logAt('debug'), warn: logAt('warn'), error: logAt('error') }
 
-// Authentications the gateway has yet to answer, by call id.
-let nextCall = 1
-const calls = new Map<number, { resolve(value: string | null): void; reject(err: Error): void }>()
+// Authentications the gateway has yet to answer.
+const authentications = createPendingCalls<string | null>()
 const directory = {
-  authenticate: (username: string, password: string) => new Promise<{ id: string } | undefined>((resolve, reject) => {
-    const id = nextCall++
-    calls.set(id, { resolve: (deviceId) => resolve(deviceId === null ? undefined : { id: deviceId }), reject })
-    post({ t: 'auth', id, username, password })
-  }),
+  authenticate: async (username: string, password: string): Promise<{ id: string } | undefined> => {
+    const deviceId = await authentications.call((id) => post({ t: 'auth', id, username, password }))
+    return deviceId === null ? undefined : { id: deviceId }
+  },
 }
 
 /**
@@ -153,13 +151,9 @@ if (broker) {
         if (admission.held !== heldReadsSent) queueFlush()
         break
       }
-      case 'auth': {
-        const call = calls.get(message.id)
-        calls.delete(message.id)
-        if (message.error !== undefined) call?.reject(new Error(message.error))
-        else call?.resolve(message.deviceId)
+      case 'auth':
+        authentications.settle(message.id, message.error, message.deviceId)
         break
-      }
       case 'publish':
         broker.publish(message.topic, message.payload, message).then(
           () => post({ t: 'published', id: message.id }),

@@ -1,46 +1,13 @@
 import { Worker } from 'node:worker_threads'
 import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import type { Logger } from 'pino'
 import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
 import type { Ingest } from './ingest.js'
 import type { MqttBroker, PublishOptions } from './mqtt-broker.js'
-
-/** What the broker's thread is started with. */
-export type BrokerThreadSettings = {
-  host: string
-  port: number
-  maxPacketBytes: number
-  maxPending: number
-  readBudgetMs: number
-  /** The levels of debug, warn and error that the gateway's logger writes. */
-  logLevels: ('debug' | 'warn' | 'error')[]
-}
-
-/** A packed reading: its id, its topic's code and its payload's length (each a big-endian uint32), then the payload. */
-export const ITEM_HEADER_BYTES = 12
-
-/** From the broker's thread to the gateway's. */
-export type FromBroker =
-  | { t: 'listening'; port: number }
-  | { t: 'failed'; message: string; code?: string; port?: number }
-  | { t: 'readings'; buffer: ArrayBuffer; items: number; topics: [code: number, deviceId: string, channel: string, topic: string][]; resetTopics: boolean; held: number; heldReads: number }
-  | { t: 'auth'; id: number; username: string; password: string }
-  | { t: 'published'; id: number; error?: string }
-  | { t: 'refused'; reason: string }
-  | { t: 'clients'; by: number }
-  | { t: 'log'; level: 'debug' | 'warn' | 'error'; fields: Record<string, unknown>; message: string }
-  | { t: 'synced' }
-  | { t: 'closed' }
-
-/** From the gateway's thread to the broker's. */
-export type ToBroker =
-  | { t: 'answers'; buffer: ArrayBuffer; count: number; failed: [seq: number, reason: string][] }
-  | { t: 'auth'; id: number; deviceId: string | null; error?: string }
-  | ({ t: 'publish'; id: number; topic: string; payload: Uint8Array | string } & PublishOptions)
-  | { t: 'sync' }
-  | { t: 'close' }
+import { createPendingCalls, ITEM_HEADER_BYTES, type BrokerThreadSettings, type FromBroker, type ToBroker } from './broker-thread-protocol.js'
 
 const ANSWERS = 1024
 
@@ -72,21 +39,8 @@ async function withYoungGeneration(mb: number, start: () => Worker): Promise<Wor
   }
 }
 
-/**
- * The embedded broker on a second thread (MQTT_BROKER_THREAD=true): parsing, acknowledgements and
- * the sockets' system calls, ~30 µs a reading of bare aedes's thread, leave the event loop's thread
- * to storing, rules and tickets. The broker thread runs startMqttBroker with admission, ACLs and the
- * packet limit as on one thread; what it cannot do itself crosses as messages:
- * - readings go to `ingest` in batches (a transferred buffer a turn of the broker's loop), and the
- *   ids of those answered come back in batches (one a run of answers), so a device is still
- *   acknowledged only once its reading is committed;
- * - a device's credentials are checked against `directory` here;
- * - the gateway's publishes (commands, notices) go to the broker;
- * - its counts and log lines come to `metrics` and `log`.
- * The broker thread's module is TypeScript: a small JavaScript entry registers tsx's loader in the
- * thread first, since on Node 20 it is not inherited.
- */
-export async function startBrokerThread(opts: {
+
+export type BrokerThreadOptions = {
   host: string
   port: number
   maxPacketBytes: number
@@ -96,27 +50,119 @@ export async function startBrokerThread(opts: {
   ingest: Pick<Ingest, 'ingest'>
   metrics: Metrics
   log: Logger
-}): Promise<MqttBroker> {
+  /** Called with each broker thread started, the first and any restarted (tests end one this way). */
+  onThread?: (worker: Worker) => void
+}
+
+/** After an unexpected stop, the first wait before starting again; it doubles up to the last while threads keep stopping soon. */
+const RESTART_FIRST_MS = 100
+const RESTART_LAST_MS = 30_000
+/** A thread that ran this long before it stopped restarts after the first wait again. */
+const RAN_WELL_MS = 60_000
+
+/**
+ * The embedded broker on a second thread (MQTT_BROKER_THREAD=true): parsing, acknowledgements and
+ * the sockets' system calls, ~30 µs a reading of bare aedes's thread, leave the event loop's thread
+ * to storing, rules and tickets. The broker thread runs startMqttBroker with admission, ACLs and the
+ * packet limit as on one thread; what it cannot do itself crosses as messages (see `startThread`).
+ *
+ * A thread that stops without being closed (an uncaught error, its heap exhausted) is started again
+ * on the same port, after 0.1 s and then, while new threads keep stopping within a minute, after
+ * waits that double up to 30 s. Its devices lose their connections and reconnect; what they had
+ * sent and not had acknowledged they send again (a reading stored twice is ignored), so nothing
+ * acknowledged is lost. Meanwhile readyz fails and the gateway's publishes are refused.
+ */
+export async function startBrokerThread(opts: BrokerThreadOptions): Promise<MqttBroker> {
+  const { metrics, log } = opts
+  let thread: BrokerThread | undefined = await startThread(opts, opts.port)
+  const port = thread.port
+  let closed = false
+  let restarting: Promise<void> | undefined
+  const closing = new AbortController()
+  metrics.countHeldReads(() => thread?.heldReads ?? 0)
+  // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
+  // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
+  metrics.beforeScrape(async () => { await thread?.sync() })
+
+  function supervise(running: BrokerThread) {
+    void running.stopped.then((exitCode) => {
+      if (closed) return
+      thread = undefined
+      log.error({ exitCode, port }, 'the broker thread stopped: devices are disconnected until it is started again')
+      restarting = restart(Date.now() - running.startedAt >= RAN_WELL_MS ? RESTART_FIRST_MS : (running.nextWaitMs ?? RESTART_FIRST_MS))
+    })
+  }
+
+  async function restart(waitMs: number): Promise<void> {
+    for (let wait = waitMs; !closed; wait = Math.min(wait * 2, RESTART_LAST_MS)) {
+      // Closing ends the wait.
+      if (!(await sleep(wait, true, { signal: closing.signal }).catch(() => false))) return
+      try {
+        const started = await startThread(opts, port)
+        if (closed) return void (await started.close())
+        started.nextWaitMs = Math.min(wait * 2, RESTART_LAST_MS)
+        thread = started
+        supervise(started)
+        metrics.brokerThreadRestarts.inc()
+        log.warn({ port }, 'the broker thread was started again')
+        return
+      } catch (err) {
+        log.error({ err, port, nextAttemptInMs: Math.min(wait * 2, RESTART_LAST_MS) }, 'the broker thread could not be started again')
+      }
+    }
+  }
+
+  supervise(thread)
+  return {
+    port,
+    /** False while no broker thread runs (closed, or stopped and not yet started again): readyz fails. */
+    get running() {
+      return thread?.running ?? false
+    },
+    publish: (topic, payload, o) => thread
+      ? thread.publish(topic, payload, o)
+      : Promise.reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped and is being started again')),
+    async close() {
+      closed = true
+      closing.abort()
+      await restarting
+      await thread?.close()
+    },
+  }
+}
+
+type BrokerThread = Awaited<ReturnType<typeof startThread>>
+
+/**
+ * One broker thread, listening on `port`. Across the threads:
+ * - readings go to `ingest` in batches (a transferred buffer a turn of the broker's loop), and the
+ *   ids of those answered come back in batches (one a run of answers), so a device is still
+ *   acknowledged only once its reading is committed;
+ * - a device's credentials are checked against `directory` here;
+ * - the gateway's publishes (commands, notices) go to the broker;
+ * - its counts and log lines come to `metrics` and `log`.
+ * `stopped` settles, with the exit code, when the thread exits without `close`.
+ * The broker thread's module is TypeScript: a small JavaScript entry registers tsx's loader in the
+ * thread first, since on Node 20 it is not inherited.
+ */
+async function startThread(opts: BrokerThreadOptions, port: number) {
   const { directory, ingest, metrics, log } = opts
   const settings: BrokerThreadSettings = {
-    host: opts.host, port: opts.port, maxPacketBytes: opts.maxPacketBytes, maxPending: opts.maxPending, readBudgetMs: opts.readBudgetMs,
+    host: opts.host, port, maxPacketBytes: opts.maxPacketBytes, maxPending: opts.maxPending, readBudgetMs: opts.readBudgetMs,
     logLevels: (['debug', 'warn', 'error'] as const).filter((level) => log.isLevelEnabled(level)),
   }
   const worker = await withYoungGeneration(BROKER_SEMI_SPACE_MB, () => new Worker(new URL('./broker-thread-entry.mjs', import.meta.url), {
     workerData: { module: new URL('./broker-thread-worker.ts', import.meta.url).href, settings },
   }))
-  let closed = false
-  let running = true
+  opts.onThread?.(worker)
+  let closing = false
+  let exited = false
   let heldReads = 0
-  metrics.countHeldReads(() => heldReads)
-  // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
-  // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
+  // The connections this thread counted in the clients gauge, taken off it when the thread exits.
+  let clients = 0
   const syncs: (() => void)[] = []
-  metrics.beforeScrape(async () => {
-    if (running && !closed) await new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) })
-  })
   const post = (message: ToBroker, transfer?: ArrayBuffer[]) => {
-    if (!closed) worker.postMessage(message, transfer)
+    if (!exited) worker.postMessage(message, transfer)
   }
 
   // Answers collected while the event loop's thread runs, sent once it has done (a microtask), as
@@ -133,6 +179,8 @@ export async function startBrokerThread(opts: {
     failed = []
   }
   function answer(seq: number, err: unknown) {
+    // Readings of a thread that has stopped: their devices send them again to the next one.
+    if (exited) return
     if (err == null) {
       if (count === answered.length) {
         const larger = new Uint32Array(answered.length * 2)
@@ -167,8 +215,7 @@ export async function startBrokerThread(opts: {
     }
   }
 
-  let nextPublish = 1
-  const publishes = new Map<number, { resolve(): void; reject(err: Error): void }>()
+  const publishes = createPendingCalls<void>()
   let closedByBroker: (() => void) | undefined
 
   worker.on('message', (message: FromBroker) => {
@@ -181,16 +228,12 @@ export async function startBrokerThread(opts: {
           (err: unknown) => post({ t: 'auth', id: message.id, deviceId: null, error: String(err) }),
         )
         return
-      case 'published': {
-        const call = publishes.get(message.id)
-        publishes.delete(message.id)
-        if (message.error !== undefined) call?.reject(new Error(message.error))
-        else call?.resolve()
-        return
-      }
+      case 'published':
+        return publishes.settle(message.id, message.error, undefined)
       case 'refused':
         return metrics.connectionsRefused.inc({ reason: message.reason })
       case 'clients':
+        clients += message.by
         return metrics.mqttClients.inc(message.by)
       case 'log':
         return log[message.level](message.fields, message.message)
@@ -200,17 +243,21 @@ export async function startBrokerThread(opts: {
         return closedByBroker?.()
     }
   })
-  worker.on('error', (err) => log.fatal({ err }, 'the broker thread failed: devices cannot connect or publish'))
-  worker.on('exit', () => {
-    running = false
+  worker.on('error', (err) => log.error({ err }, 'the broker thread failed'))
+  const stopped = new Promise<number>((resolve) => worker.on('exit', (exitCode) => {
+    exited = true
+    heldReads = 0
+    metrics.mqttClients.dec(clients)
+    clients = 0
     // A scrape or a publish waiting for the thread's answer has none coming (closed, or stopped).
     for (const synced of syncs.splice(0)) synced()
-    for (const call of publishes.values()) call.reject(new Error(closed ? 'the broker closed' : 'the broker thread stopped'))
-    publishes.clear()
-  })
+    publishes.failAll(closing ? 'the broker closed' : 'the broker thread stopped')
+    if (!closing) resolve(exitCode)
+  }))
 
   const [started] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(() => [undefined])])) as [FromBroker | undefined]
   if (started?.t !== 'listening') {
+    closing = true
     await worker.terminate()
     const failure = started?.t === 'failed' ? started : { message: 'the broker thread exited before it listened', code: undefined, port: undefined }
     throw Object.assign(new Error(failure.message), { code: failure.code, port: failure.port })
@@ -218,22 +265,26 @@ export async function startBrokerThread(opts: {
 
   return {
     port: started.port,
-    /** False once the thread has exited, closed or not: devices can no longer connect (readyz fails). */
+    startedAt: Date.now(),
+    /** The wait before starting another should this one stop soon (set by the supervisor). */
+    nextWaitMs: undefined as number | undefined,
+    stopped,
     get running() {
-      return running
+      return !exited
     },
-    publish: (topic, payload, o) => new Promise<void>((resolve, reject) => {
-      if (!running) return reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped'))
-      const id = nextPublish++
-      publishes.set(id, { resolve, reject })
-      post({ t: 'publish', id, topic, payload, qos: o.qos, retain: o.retain })
-    }),
+    get heldReads() {
+      return heldReads
+    },
+    sync: () => exited ? Promise.resolve() : new Promise<void>((resolve) => { syncs.push(resolve); post({ t: 'sync' }) }),
+    publish: (topic: string, payload: Uint8Array | string, o: PublishOptions) => exited
+      ? Promise.reject(new Error(closing ? 'the broker is closed' : 'the broker thread stopped'))
+      : publishes.call((id) => post({ t: 'publish', id, topic, payload, qos: o.qos, retain: o.retain })),
     async close() {
-      if (closed) return
+      if (closing) return
+      closing = true
       const done = new Promise<void>((resolve) => { closedByBroker = resolve })
       post({ t: 'close' })
       await Promise.race([done, once(worker, 'exit')])
-      closed = true
       // Its 'exit' settles what still waits on it.
       await worker.terminate()
     },

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import type { Worker } from 'node:worker_threads'
 import { createServer, type AddressInfo } from 'node:net'
 import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
@@ -95,4 +96,56 @@ describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
     }
     return out
   }
+})
+
+describe('a broker thread that stops without being closed', () => {
+  it('is started again on its port: readyz fails meanwhile, devices reconnect and send again what was not acknowledged', async () => {
+    const threads: Worker[] = []
+    const t = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true' }, { onBrokerThread: (worker) => threads.push(worker) })
+    try {
+      const [device] = await registerFleet(t, 1, `btr${process.pid}`)
+      const client = await t.connectDevice(device!.id, device!.secret, { reconnectPeriod: 100 })
+      const scrape = async () => (await t.gateway.http.inject({ url: '/metrics' })).body
+      const ready = async () => (await t.gateway.http.inject({ url: '/readyz' })).statusCode
+      const publish = (seq: number) => client.publishAsync(`devices/${device!.id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000 + seq, seq, metrics: { drain_time_s: seq } }), { qos: 1 })
+      await publish(1)
+      expect(await scrape()).toMatch(/^precall_mqtt_clients 1$/m)
+      expect(threads).toHaveLength(1)
+
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
+      await threads[0]!.terminate()
+      await closed
+      // Down until the next thread listens: not ready, its connections off the gauge, publishes refused.
+      await vi.waitFor(async () => expect(await ready()).toBe(503), { interval: 5 })
+      expect(await scrape()).toMatch(/^precall_mqtt_clients 0$/m)
+      // Sent while the broker is away: MQTT.js keeps it and sends it again once reconnected.
+      const resent = publish(2)
+
+      await resent
+      expect(threads).toHaveLength(2)
+      expect(threads[1]!.threadId).not.toBe(threads[0]!.threadId)
+      expect(await ready()).toBe(200)
+      await publish(3)
+      const seqs = await t.gateway.database.query<{ seq: number }>(sql`select seq from readings where device_id = ${device!.id} order by seq`)
+      expect(seqs.map((r) => Number(r.seq))).toEqual([1, 2, 3])
+      const metrics = await scrape()
+      expect(metrics).toMatch(/^precall_broker_thread_restarts_total 1$/m)
+      expect(metrics).toMatch(/^precall_mqtt_clients 1$/m)
+    } finally {
+      await t.close()
+    }
+    // Closed after a restart, the thread it started is gone too.
+    expect(threads[1]!.threadId).toBe(-1)
+  }, 30_000)
+
+  it('is not started again once the gateway closes while it waits to', async () => {
+    const threads: Worker[] = []
+    const t = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true' }, { onBrokerThread: (worker) => threads.push(worker) })
+    const url = t.mqttUrl
+    await threads[0]!.terminate()
+    await t.close()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(threads).toHaveLength(1)
+    await expect(mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 })).rejects.toThrow(/ECONNREFUSED/)
+  }, 30_000)
 })
