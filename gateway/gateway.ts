@@ -23,6 +23,7 @@ import { createTokenStore } from './http/token-store.js'
 import { createIngest } from './ingest/ingest.js'
 import { startBrokerThread } from './ingest/broker-thread.js'
 import { startMqttBroker, type MqttBroker } from './ingest/mqtt-broker.js'
+import { createMqttLogins } from './ingest/mqtt-logins.js'
 import { startMqttSubscriber } from './ingest/mqtt-subscriber.js'
 import { createReadingWriter } from './ingest/reading-writer.js'
 import { registerKpiGauges } from './insight/kpi-gauges.js'
@@ -162,7 +163,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
       } else {
         const brokerOptions = {
           host: config.http.host, port: config.mqtt.port, maxPacketBytes: config.mqtt.maxPacketBytes,
-          directory, ingest, metrics, log: log.child({ component: 'mqtt' }),
+          logins: createMqttLogins({ directory, tokens }), ingest, metrics, log: log.child({ component: 'mqtt' }),
         }
         broker = config.mqtt.brokerThread
           ? await startBrokerThread({ ...brokerOptions, maxPending: config.ingest.maxPending, readBudgetMs: config.ingest.readBudgetMs, onThread: options.onBrokerThread })

@@ -5,7 +5,8 @@ import { newId } from '../db/ids.js'
 import { apiTokens } from '../db/schema.js'
 import { PrecallError } from '../errors.js'
 
-export const ROLES = ['admin', 'ops', 'crm', 'viewer'] as const
+/** `app`: the manufacturer's app back-end, which logs in to the embedded broker for customers' notifications (mqtt-logins.ts) and may use no HTTP route. */
+export const ROLES = ['admin', 'ops', 'crm', 'viewer', 'app'] as const
 export type Role = (typeof ROLES)[number]
 export type Principal = { tokenId: string; name: string; role: Role }
 

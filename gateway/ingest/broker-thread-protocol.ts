@@ -3,6 +3,7 @@
  * say to each other, and the one piece of bookkeeping both sides need: calls answered by id.
  */
 import type { PublishOptions } from './mqtt-broker.js'
+import type { MqttLogin } from './mqtt-logins.js'
 
 /** What the broker's thread is started with. */
 export type BrokerThreadSettings = {
@@ -34,7 +35,7 @@ export type FromBroker =
 /** From the gateway's thread to the broker's. */
 export type ToBroker =
   | { t: 'answers'; buffer: ArrayBuffer; count: number; failed: [seq: number, reason: string][] }
-  | { t: 'auth'; id: number; deviceId: string | null; error?: string }
+  | { t: 'auth'; id: number; login: MqttLogin | null; error?: string }
   | ({ t: 'publish'; id: number; topic: string; payload: Uint8Array | string } & PublishOptions)
   | { t: 'sync' }
   | { t: 'close' }

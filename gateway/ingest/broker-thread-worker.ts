@@ -1,13 +1,14 @@
 /**
  * The embedded broker on a thread of its own (see broker-thread.ts, which starts it). It runs
  * startMqttBroker as the gateway's thread would, with stand-ins for what it needs from the gateway:
- * authentication asks the gateway, ingest packs readings into batches for it, and counts and logs
+ * logins ask the gateway, ingest packs readings into batches for it, and counts and logs
  * go to the gateway's Metrics and logger.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { createAdmission } from './admission.js'
 import type { Done } from './group-commit.js'
 import { startMqttBroker, type BrokerLog, type BrokerMetrics } from './mqtt-broker.js'
+import type { MqttLogin } from './mqtt-logins.js'
 import { createPendingCalls, ITEM_HEADER_BYTES, type BrokerThreadSettings, type FromBroker, type ToBroker } from './broker-thread-protocol.js'
 
 const gateway = parentPort!
@@ -27,13 +28,11 @@ const logAt = (level: 'debug' | 'warn' | 'error') => (fields: Record<string, unk
 }
 const log: BrokerLog = { debug: logAt('debug'), warn: logAt('warn'), error: logAt('error') }
 
-// Authentications the gateway has yet to answer.
-const authentications = createPendingCalls<string | null>()
-const directory = {
-  authenticate: async (username: string, password: string): Promise<{ id: string } | undefined> => {
-    const deviceId = await authentications.call((id) => post({ t: 'auth', id, username, password }))
-    return deviceId === null ? undefined : { id: deviceId }
-  },
+// Logins the gateway has yet to answer.
+const authentications = createPendingCalls<MqttLogin | null>()
+const logins = {
+  authenticate: async (username: string, password: string): Promise<MqttLogin | undefined> =>
+    (await authentications.call((id) => post({ t: 'auth', id, username, password }))) ?? undefined,
 }
 
 /**
@@ -131,7 +130,7 @@ function answer(seq: number, err: Error | null) {
   done(err)
 }
 
-const broker = await startMqttBroker({ host: settings.host, port: settings.port, maxPacketBytes: settings.maxPacketBytes, directory, ingest, metrics, log })
+const broker = await startMqttBroker({ host: settings.host, port: settings.port, maxPacketBytes: settings.maxPacketBytes, logins, ingest, metrics, log })
   .catch((err: NodeJS.ErrnoException & { port?: number }) => {
     post({ t: 'failed', message: err.message, code: err.code, port: err.port })
     return undefined
@@ -152,7 +151,7 @@ if (broker) {
         break
       }
       case 'auth':
-        authentications.settle(message.id, message.error, message.deviceId)
+        authentications.settle(message.id, message.error, message.login)
         break
       case 'publish':
         broker.publish(message.topic, message.payload, message).then(

@@ -3,10 +3,10 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import type { Logger } from 'pino'
-import type { DeviceDirectory } from '../fleet/device-directory.js'
 import type { Metrics } from '../metrics.js'
 import type { Ingest } from './ingest.js'
 import type { MqttBroker, PublishOptions } from './mqtt-broker.js'
+import type { MqttLogins } from './mqtt-logins.js'
 import { createPendingCalls, ITEM_HEADER_BYTES, type BrokerThreadSettings, type FromBroker, type ToBroker } from './broker-thread-protocol.js'
 
 const ANSWERS = 1024
@@ -46,7 +46,7 @@ export type BrokerThreadOptions = {
   maxPacketBytes: number
   maxPending: number
   readBudgetMs: number
-  directory: Pick<DeviceDirectory, 'authenticate'>
+  logins: Pick<MqttLogins, 'authenticate'>
   ingest: Pick<Ingest, 'ingest'>
   metrics: Metrics
   log: Logger
@@ -138,7 +138,7 @@ type BrokerThread = Awaited<ReturnType<typeof startThread>>
  * - readings go to `ingest` in batches (a transferred buffer a turn of the broker's loop), and the
  *   ids of those answered come back in batches (one a run of answers), so a device is still
  *   acknowledged only once its reading is committed;
- * - a device's credentials are checked against `directory` here;
+ * - a client's credentials are checked against `logins` here;
  * - the gateway's publishes (commands, notices) go to the broker;
  * - its counts and log lines come to `metrics` and `log`.
  * `stopped` settles, with the exit code, when the thread exits without `close`.
@@ -146,7 +146,7 @@ type BrokerThread = Awaited<ReturnType<typeof startThread>>
  * thread first, since on Node 20 it is not inherited.
  */
 async function startThread(opts: BrokerThreadOptions, port: number) {
-  const { directory, ingest, metrics, log } = opts
+  const { logins, ingest, metrics, log } = opts
   const settings: BrokerThreadSettings = {
     host: opts.host, port, maxPacketBytes: opts.maxPacketBytes, maxPending: opts.maxPending, readBudgetMs: opts.readBudgetMs,
     logLevels: (['debug', 'warn', 'error'] as const).filter((level) => log.isLevelEnabled(level)),
@@ -223,9 +223,9 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
       case 'readings':
         return readings(message)
       case 'auth':
-        directory.authenticate(message.username, message.password).then(
-          (device) => post({ t: 'auth', id: message.id, deviceId: device?.id ?? null }),
-          (err: unknown) => post({ t: 'auth', id: message.id, deviceId: null, error: String(err) }),
+        logins.authenticate(message.username, message.password).then(
+          (login) => post({ t: 'auth', id: message.id, login: login ?? null }),
+          (err: unknown) => post({ t: 'auth', id: message.id, login: null, error: String(err) }),
         )
         return
       case 'published':

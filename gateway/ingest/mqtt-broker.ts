@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
 import type { AdmissionMetrics, HeldConnection, ReadNext } from './admission.js'
 import { parseDeviceTopic, type Ingest } from './ingest.js'
+import type { MqttLogin } from './mqtt-logins.js'
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
 const BAD_CREDENTIALS = 4
@@ -21,8 +22,8 @@ export type BrokerOptions = {
   host: string
   port: number
   maxPacketBytes: number
-  /** Answers a device's id and secret with the device (its id), or undefined. */
-  directory: { authenticate(id: string, secret: string): Promise<{ id: string } | undefined> }
+  /** Answers a client's username and password with who logged in (see mqtt-logins.ts), or undefined. */
+  logins: { authenticate(username: string, password: string): Promise<MqttLogin | undefined> }
   ingest: Pick<Ingest, 'ingest' | 'admitter'>
   metrics: BrokerMetrics
   log: BrokerLog
@@ -37,11 +38,13 @@ export type PublishOptions = { qos: 0 | 1 | 2; retain: boolean }
  * after that callback, so an acknowledged reading is already committed.
  */
 export async function startMqttBroker(opts: BrokerOptions) {
-  const { directory, ingest, metrics, log } = opts
+  const { logins, ingest, metrics, log } = opts
   // Per connection: its device, and the last topic it was allowed to publish on with that topic's
   // channel, so the next publish on the same topic (nearly all of them) skips parsing it again.
   const sessions = new WeakMap<Client, { deviceId: string; topic: string; channel: string }>()
   const deviceOf = (client: Client) => sessions.get(client)?.deviceId
+  // The manufacturer's app back-ends: they receive customers' notifications and publish nothing.
+  const apps = new WeakSet<Client>()
   const anonymous = new WeakSet<Client>()
 
   const refuse = (reason: string, fields: Record<string, unknown>) => {
@@ -74,10 +77,11 @@ export async function startMqttBroker(opts: BrokerOptions) {
         return done(Object.assign(new Error('empty client id refused'), { returnCode: IDENTIFIER_REJECTED }) as AuthenticateError, false)
       }
       if (!username || !password) return fail('missing_credentials')
-      directory.authenticate(username, password.toString('utf8')).then(
-        (device) => {
-          if (!device) return fail('bad_credentials')
-          sessions.set(client, { deviceId: device.id, topic: '', channel: '' })
+      logins.authenticate(username, password.toString('utf8')).then(
+        (login) => {
+          if (!login) return fail('bad_credentials')
+          if (login.kind === 'app') apps.add(client)
+          else sessions.set(client, { deviceId: login.id, topic: '', channel: '' })
           done(null, true)
         },
         (err) => {
@@ -118,9 +122,11 @@ export async function startMqttBroker(opts: BrokerOptions) {
 
     authorizeSubscribe(client, sub, done) {
       const device = deviceOf(client)
-      const allowed = device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
+      const allowed = apps.has(client)
+        ? isNotificationsFilter(sub.topic)
+        : device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
       if (!allowed) {
-        refuse('acl_subscribe', { device, topic: sub.topic })
+        refuse('acl_subscribe', { device, app: apps.has(client) || undefined, topic: sub.topic })
         return done(null, null)
       }
       done(null, sub)
@@ -161,6 +167,13 @@ export async function startMqttBroker(opts: BrokerOptions) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** An app may subscribe to every customer's notifications (`customers/+/notifications`) or one customer's. */
+function isNotificationsFilter(topic: string): boolean {
+  const levels = topic.split('/')
+  return levels.length === 3 && levels[0] === 'customers' && levels[2] === 'notifications'
+    && (levels[1] === '+' || (levels[1]!.length > 0 && !levels[1]!.includes('#') && !levels[1]!.includes('+')))
 }
 
 /**

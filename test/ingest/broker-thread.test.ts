@@ -148,4 +148,30 @@ describe('a broker thread that stops without being closed', () => {
     expect(threads).toHaveLength(1)
     await expect(mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 })).rejects.toThrow(/ECONNREFUSED/)
   }, 30_000)
+
+  it('tries again while its port is taken, and listens once it is free', async () => {
+    const threads: Worker[] = []
+    const t = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true' }, { onBrokerThread: (worker) => threads.push(worker) })
+    const squatter = createServer()
+    try {
+      const ready = async () => (await t.gateway.http.inject({ url: '/readyz' })).statusCode
+      await threads[0]!.terminate()
+      // The port is free once the thread is gone; something else takes it before the restart.
+      squatter.listen(t.mqttPort, '127.0.0.1')
+      await once(squatter, 'listening')
+      // Attempts after waits of 0.1, 0.2, 0.4, … s find it taken: each starts a thread that exits.
+      await new Promise((resolve) => setTimeout(resolve, 1_600))
+      expect(threads.length).toBeGreaterThanOrEqual(2)
+      expect(await ready()).toBe(503)
+      await new Promise<void>((resolve) => squatter.close(() => resolve()))
+      await vi.waitFor(async () => expect(await ready()).toBe(200), { timeout: 10_000, interval: 50 })
+      const [device] = await registerFleet(t, 1, `btp${process.pid}`)
+      const client = await t.connectDevice(device!.id, device!.secret)
+      await client.publishAsync(`devices/${device!.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 1, metrics: { drain_time_s: 1 } }), { qos: 1 })
+      expect((await t.gateway.http.inject({ url: '/metrics?name=precall_broker_thread_restarts_total' })).body).toMatch(/^precall_broker_thread_restarts_total 1$/m)
+    } finally {
+      squatter.close()
+      await t.close()
+    }
+  }, 30_000)
 })
