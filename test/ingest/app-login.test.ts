@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { BROKER_PLACEMENTS, DRAIN_RULE, expectStatus, startTestGateway, type TestGateway } from '../support/gateway.js'
@@ -77,6 +78,19 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, the app back-end logs in w
     app.publish('customers/c-app/notifications', '{"forged":true}', { qos: 1 })
     await closed
     expect(await refusals('acl_publish')).toBe(before + 1)
+    await app.endAsync(true)
+  })
+
+  it('cannot speak for a device through its last will', async () => {
+    const device = `app-wm-${process.pid}`
+    const statuses = () => t.gateway.database.query<{ n: number }>(sql`select count(*)::int as n from readings where device_id = ${device} and kind = 'status'`)
+    const stored = (await statuses())[0]!.n
+    const before = await refusals('acl_publish')
+    const app = await connectApp(appToken, { will: { topic: `devices/${device}/status`, payload: Buffer.from('offline'), qos: 1, retain: true } })
+    // Gone without DISCONNECT: the broker publishes the will, if it may.
+    app.stream.destroy()
+    await vi.waitFor(async () => expect(await refusals('acl_publish')).toBe(before + 1))
+    expect((await statuses())[0]!.n).toBe(stored)
     await app.endAsync(true)
   })
 
