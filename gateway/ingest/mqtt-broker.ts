@@ -69,7 +69,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
     authenticate(client, username, password, done) {
       const fail = (reason: string) => {
         refuse(reason, { clientId: client.id, username })
-        const err = Object.assign(new Error('bad device id or secret'), { returnCode: BAD_CREDENTIALS }) as AuthenticateError
+        const err = Object.assign(new Error('bad username or password'), { returnCode: BAD_CREDENTIALS }) as AuthenticateError
         done(err, false)
       }
       if (anonymous.has(client)) {
@@ -85,7 +85,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
           done(null, true)
         },
         (err) => {
-          log.error({ err }, 'device lookup failed')
+          log.error({ err }, 'login lookup failed (device or app token)')
           fail('auth_unavailable')
         },
       )
