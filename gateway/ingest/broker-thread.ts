@@ -76,43 +76,41 @@ export async function startBrokerThread(opts: BrokerThreadOptions): Promise<Mqtt
   const { metrics, log } = opts
   let thread: BrokerThread | undefined = await startThread(opts, opts.port)
   const port = thread.port
-  let closed = false
-  let restarting: Promise<void> | undefined
+  // Aborted by close: it also ends a wait before a restart.
   const closing = new AbortController()
+  const closed = () => closing.signal.aborted
   metrics.countHeldReads(() => thread?.heldReads ?? 0)
   // A scrape waits for the broker thread to answer: it sends what it had counted (refusals,
   // connections, held reads) first, so /metrics is as current as the devices' view of the broker.
   metrics.beforeScrape(async () => { await thread?.sync() })
 
-  function supervise(running: BrokerThread) {
-    void running.stopped.then((exitCode) => {
-      if (closed) return
+  /** Waits for the running thread to exit and, unless closed, starts another, for as long as the gateway runs. */
+  async function keepRunning(first: BrokerThread): Promise<void> {
+    let wait = RESTART_FIRST_MS
+    for (let running = first; ;) {
+      const startedAt = Date.now()
+      const exitCode = await running.exit
+      if (closed()) return
       thread = undefined
       log.error({ exitCode, port }, 'the broker thread stopped: devices are disconnected until it is started again')
-      restarting = restart(Date.now() - running.startedAt >= RAN_WELL_MS ? RESTART_FIRST_MS : (running.nextWaitMs ?? RESTART_FIRST_MS))
-    })
-  }
-
-  async function restart(waitMs: number): Promise<void> {
-    for (let wait = waitMs; !closed; wait = Math.min(wait * 2, RESTART_LAST_MS)) {
-      // Closing ends the wait.
-      if (!(await sleep(wait, true, { signal: closing.signal }).catch(() => false))) return
-      try {
-        const started = await startThread(opts, port)
-        if (closed) return void (await started.close())
-        started.nextWaitMs = Math.min(wait * 2, RESTART_LAST_MS)
-        thread = started
-        supervise(started)
-        metrics.brokerThreadRestarts.inc()
-        log.warn({ port }, 'the broker thread was started again')
-        return
-      } catch (err) {
-        log.error({ err, port, nextAttemptInMs: Math.min(wait * 2, RESTART_LAST_MS) }, 'the broker thread could not be started again')
+      if (Date.now() - startedAt >= RAN_WELL_MS) wait = RESTART_FIRST_MS
+      let next: BrokerThread | undefined
+      while (!next) {
+        if (!(await sleep(wait, true, { signal: closing.signal }).catch(() => false))) return
+        wait = Math.min(wait * 2, RESTART_LAST_MS)
+        next = await startThread(opts, port).catch((err: unknown) => {
+          log.error({ err, port, nextAttemptInMs: wait }, 'the broker thread could not be started again')
+          return undefined
+        })
       }
+      if (closed()) return void (await next.close())
+      thread = running = next
+      metrics.brokerThreadRestarts.inc()
+      log.warn({ port }, 'the broker thread was started again')
     }
   }
 
-  supervise(thread)
+  const supervising = keepRunning(thread)
   return {
     port,
     /** False while no broker thread runs (closed, or stopped and not yet started again): readyz fails. */
@@ -121,12 +119,11 @@ export async function startBrokerThread(opts: BrokerThreadOptions): Promise<Mqtt
     },
     publish: (topic, payload, o) => thread
       ? thread.publish(topic, payload, o)
-      : Promise.reject(new Error(closed ? 'the broker is closed' : 'the broker thread stopped and is being started again')),
+      : Promise.reject(new Error(closed() ? 'the broker is closed' : 'the broker thread stopped and is being started again')),
     async close() {
-      closed = true
       closing.abort()
-      await restarting
       await thread?.close()
+      await supervising
     },
   }
 }
@@ -141,7 +138,7 @@ type BrokerThread = Awaited<ReturnType<typeof startThread>>
  * - a client's credentials are checked against `logins` here;
  * - the gateway's publishes (commands, notices) go to the broker;
  * - its counts and log lines come to `metrics` and `log`.
- * `stopped` settles, with the exit code, when the thread exits without `close`.
+ * `exit` settles with the exit code when the thread exits, closed or not.
  * The broker thread's module is TypeScript: a small JavaScript entry registers tsx's loader in the
  * thread first, since on Node 20 it is not inherited.
  */
@@ -161,6 +158,8 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
   // The connections this thread counted in the clients gauge, taken off it when the thread exits.
   let clients = 0
   const syncs: (() => void)[] = []
+  // Nothing reaches a thread that has exited: answers to its readings are dropped, and their
+  // devices send them again to the next thread.
   const post = (message: ToBroker, transfer?: ArrayBuffer[]) => {
     if (!exited) worker.postMessage(message, transfer)
   }
@@ -179,8 +178,6 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
     failed = []
   }
   function answer(seq: number, err: unknown) {
-    // Readings of a thread that has stopped: their devices send them again to the next one.
-    if (exited) return
     if (err == null) {
       if (count === answered.length) {
         const larger = new Uint32Array(answered.length * 2)
@@ -244,7 +241,7 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
     }
   })
   worker.on('error', (err) => log.error({ err }, 'the broker thread failed'))
-  const stopped = new Promise<number>((resolve) => worker.on('exit', (exitCode) => {
+  const exit = new Promise<number>((resolve) => worker.on('exit', (exitCode) => {
     exited = true
     heldReads = 0
     metrics.mqttClients.dec(clients)
@@ -252,7 +249,7 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
     // A scrape or a publish waiting for the thread's answer has none coming (closed, or stopped).
     for (const synced of syncs.splice(0)) synced()
     publishes.failAll(closing ? 'the broker closed' : 'the broker thread stopped')
-    if (!closing) resolve(exitCode)
+    resolve(exitCode)
   }))
 
   const [started] = (await Promise.race([once(worker, 'message'), once(worker, 'exit').then(() => [undefined])])) as [FromBroker | undefined]
@@ -265,10 +262,7 @@ async function startThread(opts: BrokerThreadOptions, port: number) {
 
   return {
     port: started.port,
-    startedAt: Date.now(),
-    /** The wait before starting another should this one stop soon (set by the supervisor). */
-    nextWaitMs: undefined as number | undefined,
-    stopped,
+    exit,
     get running() {
       return !exited
     },
