@@ -9,11 +9,8 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, the app back-end logs in w
   let t: TestGateway
   let appToken: string
   const connectApp = (password: string, opts: mqtt.IClientOptions = {}) =>
-    mqtt.connectAsync(t.mqttUrl, { clientId: `app-${Math.random().toString(36).slice(2)}`, username: '$app', password, reconnectPeriod: 0, ...opts })
-  const refusals = async (reason: string) => {
-    const body = (await t.gateway.http.inject({ url: '/metrics?name=precall_mqtt_refused_total' })).body
-    return Number(new RegExp(`^precall_mqtt_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(body)?.[1] ?? 0)
-  }
+    t.connectDevice('$app', password, { clientId: `app-${Math.random().toString(36).slice(2)}`, ...opts })
+  const refusals = (reason: string) => t.metric('precall_mqtt_refused_total', `reason="${reason}"`)
 
   beforeAll(async () => {
     t = await startTestGateway('postgres', { ...placement, NOTIFY_QUIET_HOURS: 'off', NOTIFY_POLL_MS: '100' })

@@ -11,7 +11,6 @@ import { DRAIN_RULE, expectStatus, registerFleet, startTestGateway, type TestGat
 describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
   let t: TestGateway
   let device: { id: string; secret: string }
-  const metrics = async () => (await t.gateway.http.inject({ url: '/metrics' })).body
 
   beforeAll(async () => {
     t = await startTestGateway('postgres', { MQTT_BROKER_THREAD: 'true', NOTIFY_DEVICE_NOTICE: 'true', NOTIFY_QUIET_HOURS: 'off', NOTIFY_POLL_MS: '100' })
@@ -30,9 +29,9 @@ describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
     const rows = await t.gateway.database.query<{ device_id: string; n: number; drain: number }>(sql`
       select device_id, count(*)::int as n, sum((metrics->>'drain_time_s')::int)::int as drain from readings where device_id like 'btf-%' group by device_id order by device_id`)
     expect(rows).toEqual(fleet.map((d, i) => ({ device_id: d.id, n: 25, drain: 25 * i + 10 * (24 * 25) / 2 })))
-    expect(await metrics()).toMatch(/^precall_mqtt_clients 20$/m)
+    expect(await t.scrape()).toMatch(/^precall_mqtt_clients 20$/m)
     await Promise.all(clients.map((c) => c.endAsync()))
-    await vi.waitFor(async () => expect(await metrics()).toMatch(/^precall_mqtt_clients 0$/m))
+    await vi.waitFor(async () => expect(await t.scrape()).toMatch(/^precall_mqtt_clients 0$/m))
   })
 
   it('sends the gateway\'s own messages to devices: a ticket\'s notice reaches the appliance\'s display, retained', async () => {
@@ -62,7 +61,7 @@ describe('the embedded broker on its own thread (MQTT_BROKER_THREAD)', () => {
   it('has what it counted in the next scrape, of chosen metrics too: a refusal a device has just seen', async () => {
     await expect(mqtt.connectAsync(t.mqttUrl, { clientId: 'bt-bad', username: device.id, password: 'not-the-secret', reconnectPeriod: 0 }))
       .rejects.toThrow(/Bad username or password/)
-    const body = (await t.gateway.http.inject({ url: '/metrics?name=precall_mqtt_refused_total' })).body
+    const body = await t.scrape('precall_mqtt_refused_total')
     expect(body).toMatch(/^precall_mqtt_refused_total\{reason="bad_credentials"\} 1$/m)
   })
 
@@ -105,11 +104,10 @@ describe('a broker thread that stops without being closed', () => {
     try {
       const [device] = await registerFleet(t, 1, `btr${process.pid}`)
       const client = await t.connectDevice(device!.id, device!.secret, { reconnectPeriod: 100 })
-      const scrape = async () => (await t.gateway.http.inject({ url: '/metrics' })).body
       const ready = async () => (await t.gateway.http.inject({ url: '/readyz' })).statusCode
       const publish = (seq: number) => client.publishAsync(`devices/${device!.id}/telemetry`, JSON.stringify({ ts: Date.now() - 60_000 + seq, seq, metrics: { drain_time_s: seq } }), { qos: 1 })
       await publish(1)
-      expect(await scrape()).toMatch(/^precall_mqtt_clients 1$/m)
+      expect(await t.scrape()).toMatch(/^precall_mqtt_clients 1$/m)
       expect(threads).toHaveLength(1)
 
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()))
@@ -117,7 +115,7 @@ describe('a broker thread that stops without being closed', () => {
       await closed
       // Down until the next thread listens: not ready, its connections off the gauge, publishes refused.
       await vi.waitFor(async () => expect(await ready()).toBe(503), { interval: 5 })
-      expect(await scrape()).toMatch(/^precall_mqtt_clients 0$/m)
+      expect(await t.scrape()).toMatch(/^precall_mqtt_clients 0$/m)
       // Sent while the broker is away: MQTT.js keeps it and sends it again once reconnected.
       const resent = publish(2)
 
@@ -128,7 +126,7 @@ describe('a broker thread that stops without being closed', () => {
       await publish(3)
       const seqs = await t.gateway.database.query<{ seq: number }>(sql`select seq from readings where device_id = ${device!.id} order by seq`)
       expect(seqs.map((r) => Number(r.seq))).toEqual([1, 2, 3])
-      const metrics = await scrape()
+      const metrics = await t.scrape()
       expect(metrics).toMatch(/^precall_broker_thread_restarts_total 1$/m)
       expect(metrics).toMatch(/^precall_mqtt_clients 1$/m)
     } finally {
@@ -168,7 +166,7 @@ describe('a broker thread that stops without being closed', () => {
       const [device] = await registerFleet(t, 1, `btp${process.pid}`)
       const client = await t.connectDevice(device!.id, device!.secret)
       await client.publishAsync(`devices/${device!.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 1, metrics: { drain_time_s: 1 } }), { qos: 1 })
-      expect((await t.gateway.http.inject({ url: '/metrics?name=precall_broker_thread_restarts_total' })).body).toMatch(/^precall_broker_thread_restarts_total 1$/m)
+      expect(await t.scrape('precall_broker_thread_restarts_total')).toMatch(/^precall_broker_thread_restarts_total 1$/m)
     } finally {
       squatter.close()
       await t.close()

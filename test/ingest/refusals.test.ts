@@ -2,11 +2,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import mqtt from 'mqtt'
 import { BROKER_PLACEMENTS, registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
-const metricValue = async (t: TestGateway, name: string, labels: string) => {
-  const body = (await t.gateway.http.inject({ url: '/metrics' })).body
-  const m = new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(body)
-  return m ? Number(m[1]) : 0
-}
 const closed = (client: mqtt.MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()))
 
 describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, counts it, and keeps serving good devices', (_, placement) => {
@@ -35,15 +30,15 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
     await expect(mqtt.connectAsync(t.mqttUrl, { clientId: 'x2', username: 'no-such-device', password: 'x', reconnectPeriod: 0 }))
       .rejects.toThrow(/Bad username or password/)
     await expect(mqtt.connectAsync(t.mqttUrl, { clientId: 'x3', reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/)
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="bad_credentials"')).toBe(2)
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="missing_credentials"')).toBe(1)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="bad_credentials"')).toBe(2)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="missing_credentials"')).toBe(1)
     await publishGood()
   })
 
   it('refuses an empty client id', async () => {
     await expect(mqtt.connectAsync(t.mqttUrl, { clientId: '', clean: true, username: bad.id, password: bad.secret, reconnectPeriod: 0 }))
       .rejects.toThrow(/Identifier rejected/)
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="empty_client_id"')).toBe(1)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="empty_client_id"')).toBe(1)
   })
 
   it('disconnects a device that publishes under another device id or $SYS, after its own topic too', async () => {
@@ -55,7 +50,7 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
       intruder.publish(topic, JSON.stringify({ ts: now, metrics: { drain_time_s: 999 } }), { qos: 1 })
       await gone
     }
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="acl_publish"')).toBe(2)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="acl_publish"')).toBe(2)
     await publishGood()
     await t.gateway.settle()
     const readings = (await t.api('GET', `/tickets?deviceId=${good.id}`)).body
@@ -69,7 +64,7 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
     for (const topic of [`devices/${good.id}/commands/#`, 'devices/+/telemetry', '$SYS/#']) {
       await expect(client.subscribeAsync(topic)).rejects.toThrow(/Subscribe error/)
     }
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="acl_subscribe"')).toBe(3)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="acl_subscribe"')).toBe(3)
   })
 
   it('routes what a device publishes to no one, not even to its own commands subscription', async () => {
@@ -84,7 +79,7 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
     await client.publishAsync(`devices/${bad.id}/commands`, 'reboot', { qos: 1 })
     await new Promise((r) => setTimeout(r, 200))
     expect(received).toEqual([])
-    expect(await metricValue(t, 'precall_readings_rejected_total', 'reason="unknown_topic"')).toBe(3)
+    expect(await t.metric('precall_readings_rejected_total', 'reason="unknown_topic"')).toBe(3)
     // A fresh subscription gets no retained copy either.
     const late = await t.connectDevice(bad.id, bad.secret, { clientId: 'echo-late' })
     late.on('message', (topic) => received.push(topic))
@@ -99,7 +94,7 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
     const gone = closed(client)
     client.publish(`devices/${bad.id}/telemetry`, 'x'.repeat(4096), { qos: 1 })
     await gone
-    expect(await metricValue(t, 'precall_mqtt_refused_total', 'reason="oversized_packet"')).toBe(1)
+    expect(await t.metric('precall_mqtt_refused_total', 'reason="oversized_packet"')).toBe(1)
     await publishGood()
   })
 
@@ -116,7 +111,7 @@ describe.each(BROKER_PLACEMENTS)('with the broker %s, ingest refuses bad input, 
     await client.publishAsync(`devices/${bad.id}/telemetry`, payload, { qos: 1 })
     await publishGood()
     await t.gateway.settle()
-    expect(await metricValue(t, 'precall_readings_rejected_total', `reason="${reason}"`)).toBe(1)
+    expect(await t.metric('precall_readings_rejected_total', `reason="${reason}"`)).toBe(1)
     await vi.waitFor(async () => {
       const [kept] = (await t.api('GET', `/rejections?deviceId=${bad.id}&reason=${reason}`)).body
       expect(kept).toMatchObject({ topic: `devices/${bad.id}/telemetry`, payload })

@@ -41,8 +41,19 @@ export async function startTestGateway(backend: Backend, env: Record<string, str
     return { status: res.statusCode, body: (res.body ? res.json() : undefined) as T }
   }
 
+  /** The /metrics text, of the metrics named or all. */
+  async function scrape(...names: string[]): Promise<string> {
+    const query = names.map((name) => `name=${encodeURIComponent(name)}`).join('&')
+    return (await gateway.http.inject({ url: query ? `/metrics?${query}` : '/metrics' })).body
+  }
+
   return {
-    gateway, httpPort, mqttPort: mqttPort!, api,
+    gateway, httpPort, mqttPort: mqttPort!, api, scrape,
+    /** One sample's value, 0 when it has none yet: `metric('precall_mqtt_refused_total', 'reason="acl_subscribe"')`. */
+    async metric(name: string, labels?: string): Promise<number> {
+      const sample = new RegExp(`^${name}${labels === undefined ? '' : `\\{${labels}\\}`} (\\S+)$`, 'm').exec(await scrape(name))
+      return sample ? Number(sample[1]) : 0
+    },
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     /** A real MQTT.js device client; closed with the gateway. */
     async connectDevice(id: string, secret: string, opts: mqtt.IClientOptions = {}) {
