@@ -122,11 +122,12 @@ export async function startMqttBroker(opts: BrokerOptions) {
 
     authorizeSubscribe(client, sub, done) {
       const device = deviceOf(client)
-      const allowed = apps.has(client)
+      const app = apps.has(client)
+      const allowed = app
         ? isNotificationsFilter(sub.topic)
         : device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
       if (!allowed) {
-        refuse('acl_subscribe', { device, app: apps.has(client) || undefined, topic: sub.topic })
+        refuse('acl_subscribe', { device, app: app || undefined, topic: sub.topic })
         return done(null, null)
       }
       done(null, sub)
