@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { DEVICE_STATUSES } from '../../rules/observation.js'
 import type { MetricSpec } from '../db/schema.js'
+import { deviceTopic } from '../mqtt-topics.js'
 
 const timestamp = z.union([
   z.number().int().nonnegative(),
@@ -54,7 +55,7 @@ export type DecodeContext = { deviceId: string; metrics: Record<string, MetricSp
 export function decodeMessage(channel: string, payload: Buffer, ctx: DecodeContext): Decoded {
   if (channel === 'status') return decodeStatus(payload, ctx)
   if (channel !== 'telemetry' && channel !== 'events') {
-    return reject('unknown_topic', `devices/${ctx.deviceId}/${channel} is not a topic precall reads; use telemetry, events or status`)
+    return reject('unknown_topic', `${deviceTopic(ctx.deviceId, channel)} is not a topic precall reads; use telemetry, events or status`)
   }
   let json: unknown
   try {

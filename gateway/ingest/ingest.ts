@@ -7,14 +7,6 @@ import type { ReadingWriter } from './reading-writer.js'
 
 type Refusal = { reason: RejectReason | 'unknown_device'; detail: string }
 
-const TOPIC = /^devices\/([^/]+)\/([^/]+)$/
-
-/** Parses `devices/<id>/<channel>`; undefined for anything else. */
-export function parseDeviceTopic(topic: string): { deviceId: string; channel: string } | undefined {
-  const m = TOPIC.exec(topic)
-  return m ? { deviceId: m[1], channel: m[2] } : undefined
-}
-
 /**
  * One message from a device, from whichever broker: decode, validate against the device's type,
  * append durably. `done` runs once the reading is committed, or at once for a message refused: a

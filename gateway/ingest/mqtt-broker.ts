@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:net'
 import { once } from 'node:events'
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
+import { isNotificationsFilter, isOwnCommandsFilter, parseDeviceTopic } from '../mqtt-topics.js'
 import type { AdmissionMetrics, HeldConnection, ReadNext } from './admission.js'
-import { parseDeviceTopic, type Ingest } from './ingest.js'
+import type { Ingest } from './ingest.js'
 import type { MqttLogin } from './mqtt-logins.js'
 
 // MQTT 3.1.1 §3.2.2.3 CONNACK return codes.
@@ -125,7 +126,7 @@ export async function startMqttBroker(opts: BrokerOptions) {
       const app = apps.has(client)
       const allowed = app
         ? isNotificationsFilter(sub.topic)
-        : device !== undefined && (sub.topic === `devices/${device}/commands/#` || sub.topic.startsWith(`devices/${device}/commands/`))
+        : device !== undefined && isOwnCommandsFilter(device, sub.topic)
       if (!allowed) {
         refuse('acl_subscribe', { device, app: app || undefined, topic: sub.topic })
         return done(null, null)
@@ -168,13 +169,6 @@ export async function startMqttBroker(opts: BrokerOptions) {
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
-}
-
-/** An app may subscribe to every customer's notifications (`customers/+/notifications`) or one customer's. */
-function isNotificationsFilter(topic: string): boolean {
-  const levels = topic.split('/')
-  return levels.length === 3 && levels[0] === 'customers' && levels[2] === 'notifications'
-    && (levels[1] === '+' || (levels[1]!.length > 0 && !levels[1]!.includes('#') && !levels[1]!.includes('+')))
 }
 
 /**

@@ -4,10 +4,8 @@ import { hostname } from 'node:os'
 import mqtt, { type IClientOptions } from 'mqtt'
 import type { Logger } from 'pino'
 import type { Config } from '../config/load-config.js'
-import { parseDeviceTopic, type Ingest } from './ingest.js'
-
-// Several gateway instances share the stream through one shared subscription (MQTT 5 §4.8.2).
-export const SHARED_TOPIC = '$share/precall/devices/+/+'
+import { parseDeviceTopic, SHARED_DEVICE_TOPICS } from '../mqtt-topics.js'
+import type { Ingest } from './ingest.js'
 
 /**
  * Ingest from an external broker (EMQX, HiveMQ, Mosquitto). MQTT.js sends PUBACK only when
@@ -67,7 +65,7 @@ export async function startMqttSubscriber(opts: {
   })
   client.on('error', (err) => opts.log.warn({ err: err.message }, 'mqtt subscriber error'))
   client.on('offline', () => opts.log.warn('lost the external broker; reconnecting'))
-  await client.subscribeAsync(opts.topic ?? SHARED_TOPIC, { qos: 1 })
+  await client.subscribeAsync(opts.topic ?? SHARED_DEVICE_TOPICS, { qos: 1 })
   opts.log.info({ url: opts.url.replace(/\/\/[^@]*@/, '//***@'), clientId, sessionExpirySeconds: opts.sessionExpirySeconds }, 'subscribed to external broker')
   return { client, close: () => client.endAsync(false, opts.clientId ? {} : { properties: { sessionExpiryInterval: 0 } }) }
 }

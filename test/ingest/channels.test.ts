@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { SHARED_TOPIC } from '../../gateway/ingest/mqtt-subscriber.js'
+import { SHARED_DEVICE_TOPICS } from '../../gateway/mqtt-topics.js'
 import { registerFleet, startTestGateway, type TestGateway } from '../support/gateway.js'
 
 describe('events and status over the embedded broker', () => {
@@ -56,7 +56,7 @@ describe('ingest from an external broker (Mosquitto on 1883)', () => {
   afterAll(async () => t?.close())
 
   it('stores what devices publish to the external broker, refusing bad payloads the same way', async () => {
-    expect(SHARED_TOPIC).toBe('$share/precall/devices/+/+')
+    expect(SHARED_DEVICE_TOPICS).toBe('$share/precall/devices/+/+')
     const publisher = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: `${device.id}-pub`, reconnectPeriod: 0 })
     try {
       await publisher.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now() - 1000, seq: 7, metrics: { drain_time_s: 42 } }), { qos: 1 })

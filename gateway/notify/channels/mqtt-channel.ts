@@ -1,3 +1,4 @@
+import { customerNotificationsTopic, deviceNoticeTopic } from '../../mqtt-topics.js'
 import type { ChannelAdapter, MqttPublish, OutgoingMessage, SendResult } from './channel.js'
 
 /**
@@ -13,8 +14,8 @@ export function createMqttChannel(opts: { publish: MqttPublish; deviceNotice: bo
         urgent: m.urgent, locale: m.locale, title: m.subject, body: m.body, sentAt: new Date(opts.now()).toISOString(),
       })
       try {
-        await opts.publish(`customers/${m.customerId}/notifications`, payload, { qos: 1, retain: true })
-        if (opts.deviceNotice && m.deviceId) await opts.publish(`devices/${m.deviceId}/commands/notice`, payload, { qos: 1, retain: true })
+        await opts.publish(customerNotificationsTopic(m.customerId), payload, { qos: 1, retain: true })
+        if (opts.deviceNotice && m.deviceId) await opts.publish(deviceNoticeTopic(m.deviceId), payload, { qos: 1, retain: true })
         return { outcome: 'sent', providerMessageId: null }
       } catch (err) {
         return { outcome: 'retry', error: `mqtt publish failed: ${(err as Error).message}` }
