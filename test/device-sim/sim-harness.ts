@@ -45,10 +45,3 @@ export async function playThrough(g: SimGateway, plan: FleetPlan, extra: { recor
 export function plan(options: Omit<FleetOptions, 'seed'> & { seed?: number }): FleetPlan {
   return planFleet({ seed: 42, ...options })
 }
-
-/** A Prometheus counter's value from /metrics (0 when absent). */
-export async function metric(g: SimGateway, pattern: RegExp): Promise<number> {
-  const body = (await g.t.gateway.http.inject({ url: '/metrics' })).body
-  const m = pattern.exec(body)
-  return m ? Number(m[1]) : 0
-}
